@@ -1,0 +1,1 @@
+export { vectorsDir, readVectorFile, readVectorJson } from './vectors.ts';
