@@ -16,3 +16,7 @@ export {
   type BytesError,
 } from './bytes.ts';
 export { IdPrefix, encodeIdText, decodeIdText, describeIdTextError, type IdTextError } from './id-text.ts';
+export { Rng } from './rng.ts';
+export { BoundedLru, BoundedFifo, type FifoPush } from './collections.ts';
+export type { Output, Machine } from './machine.ts';
+export { PairDriver, type PairEndpoint, type PairDriverOptions, type DriveResult } from './pair-driver.ts';
