@@ -13,7 +13,8 @@ export function toHex(bytes: Uint8Array): string {
 /** Decodes lowercase or uppercase hex; odd lengths and non-hex characters are errors. */
 export function fromHex(text: string): Result<Uint8Array, BytesError> {
   if (text.length % 2 !== 0) return err({ code: 'BYTES_BAD_HEX', reason: 'odd number of hex digits' });
-  if (!/^[0-9a-fA-F]*$/.test(text)) return err({ code: 'BYTES_BAD_HEX', reason: 'a character is not a hex digit' });
+  if (!/^[0-9a-fA-F]*$/.test(text))
+    return err({ code: 'BYTES_BAD_HEX', reason: 'a character is not a hex digit' });
   return ok(hex.decode(text.toLowerCase()));
 }
 
@@ -26,7 +27,10 @@ export function fromBase64url(text: string): Result<Uint8Array, BytesError> {
   try {
     return ok(base64urlnopad.decode(text));
   } catch (cause) {
-    return err({ code: 'BYTES_BAD_BASE64URL', reason: cause instanceof Error ? cause.message : String(cause) });
+    return err({
+      code: 'BYTES_BAD_BASE64URL',
+      reason: cause instanceof Error ? cause.message : String(cause),
+    });
   }
 }
 

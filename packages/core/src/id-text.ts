@@ -25,13 +25,15 @@ const MAX_TEXT_LENGTH = 90;
 const BECH32_CHARSET = /^[qpzry9x8gf2tvdw0s3jn54khce6mua7l]+$/;
 
 export function encodeIdText(prefix: IdPrefix, id: Uint8Array): string {
-  if (id.length !== ID_BYTES) throw new UsageError('ID_TEXT_BAD_LENGTH', `an id is ${ID_BYTES} bytes, got ${id.length}`);
+  if (id.length !== ID_BYTES)
+    throw new UsageError('ID_TEXT_BAD_LENGTH', `an id is ${ID_BYTES} bytes, got ${id.length}`);
   return bech32m.encode(prefix, bech32m.toWords(id), MAX_TEXT_LENGTH);
 }
 
 export function decodeIdText(prefix: IdPrefix, input: string): Result<Uint8Array, IdTextError> {
   const text = input.trim();
-  if (text.length > MAX_TEXT_LENGTH) return err({ code: 'ID_TEXT_MALFORMED', reason: 'too long to be an id' });
+  if (text.length > MAX_TEXT_LENGTH)
+    return err({ code: 'ID_TEXT_MALFORMED', reason: 'too long to be an id' });
   if (text !== text.toLowerCase() && text !== text.toUpperCase()) {
     return err({ code: 'ID_TEXT_MALFORMED', reason: 'mixes upper and lower case' });
   }
@@ -41,12 +43,16 @@ export function decodeIdText(prefix: IdPrefix, input: string): Result<Uint8Array
   const found = lower.slice(0, separator);
   if (found !== prefix) return err({ code: 'ID_TEXT_WRONG_KIND', expected: prefix, found });
   if (!BECH32_CHARSET.test(lower.slice(separator + 1))) {
-    return err({ code: 'ID_TEXT_MALFORMED', reason: 'contains a character that ids never use (b, i, o or 1)' });
+    return err({
+      code: 'ID_TEXT_MALFORMED',
+      reason: 'contains a character that ids never use (b, i, o or 1)',
+    });
   }
   const decoded = bech32m.decodeUnsafe(lower, MAX_TEXT_LENGTH);
   if (!decoded) return err({ code: 'ID_TEXT_BAD_CHECKSUM' });
   const bytes = bech32m.fromWordsUnsafe(decoded.words);
-  if (!bytes || bytes.length !== ID_BYTES) return err({ code: 'ID_TEXT_BAD_LENGTH', bytes: bytes?.length ?? 0 });
+  if (!bytes || bytes.length !== ID_BYTES)
+    return err({ code: 'ID_TEXT_BAD_LENGTH', bytes: bytes?.length ?? 0 });
   return ok(bytes);
 }
 

@@ -103,7 +103,10 @@ export class PairDriver<EA, EB> {
   /** Runs until nothing is in flight and no timer is pending; a pair that never settles is a bug. */
   drive(): DriveResult {
     const result = this.driveBounded(DRIVE_STEPS_MAX);
-    assert(result.idle, `the pair settles within ${DRIVE_STEPS_MAX} steps (use driveUntil for periodic timers)`);
+    assert(
+      result.idle,
+      `the pair settles within ${DRIVE_STEPS_MAX} steps (use driveUntil for periodic timers)`,
+    );
     return result;
   }
 

@@ -31,7 +31,10 @@ describe('bytes helpers', () => {
     assert.equal(fromHex('zz').ok, false);
     assert.equal(fromBase64url('a').ok, false);
     assert.equal(fromBase64url('ab+/').ok, false);
-    assert.deepEqual(fromUtf8(new Uint8Array([0xff, 0xfe])), { ok: false, error: { code: 'BYTES_BAD_UTF8' } });
+    assert.deepEqual(fromUtf8(new Uint8Array([0xff, 0xfe])), {
+      ok: false,
+      error: { code: 'BYTES_BAD_UTF8' },
+    });
     fc.assert(
       fc.property(fc.string(), fc.uint8Array(), (text, bytes) => {
         fromHex(text);

@@ -9,7 +9,13 @@ describe('BoundedLru', () => {
     assert.equal(lru.set('b', 2), undefined);
     assert.equal(lru.get('a'), 1); // a is now the most recent
     assert.deepEqual(lru.set('c', 3), ['b', 2]);
-    assert.deepEqual([...lru.entries()], [['a', 1], ['c', 3]]);
+    assert.deepEqual(
+      [...lru.entries()],
+      [
+        ['a', 1],
+        ['c', 3],
+      ],
+    );
     assert.equal(lru.size, 2);
   });
 

@@ -13,7 +13,10 @@ describe('id text form (bech32m)', () => {
         const text = encodeIdText(IdPrefix.messaging, bytes);
         assert.ok(text.startsWith('postern1'));
         assert.deepEqual(decodeIdText(IdPrefix.messaging, text), { ok: true, value: bytes });
-        assert.deepEqual(decodeIdText(IdPrefix.messaging, ` ${text.toUpperCase()}\n`), { ok: true, value: bytes });
+        assert.deepEqual(decodeIdText(IdPrefix.messaging, ` ${text.toUpperCase()}\n`), {
+          ok: true,
+          value: bytes,
+        });
       }),
     );
   });
@@ -47,7 +50,10 @@ describe('id text form (bech32m)', () => {
   it('says which kind of id was given when the prefix is wrong', () => {
     const nodeText = encodeIdText(IdPrefix.node, id);
     const result = decodeIdText(IdPrefix.messaging, nodeText);
-    assert.deepEqual(result, { ok: false, error: { code: 'ID_TEXT_WRONG_KIND', expected: 'postern', found: 'pnode' } });
+    assert.deepEqual(result, {
+      ok: false,
+      error: { code: 'ID_TEXT_WRONG_KIND', expected: 'postern', found: 'pnode' },
+    });
     if (!result.ok) assert.match(describeIdTextError(result.error), /pnode1/);
   });
 

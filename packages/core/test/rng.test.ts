@@ -69,7 +69,10 @@ describe('Rng', () => {
     const rng = Rng.fromSeed(6);
     const items = Array.from({ length: 50 }, (_, i) => i);
     const shuffled = rng.shuffle([...items]);
-    assert.deepEqual([...shuffled].sort((x, y) => x - y), items);
+    assert.deepEqual(
+      [...shuffled].sort((x, y) => x - y),
+      items,
+    );
     assert.notDeepEqual(shuffled, items);
     assert.ok(items.includes(rng.pick(items)));
   });

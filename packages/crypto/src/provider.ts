@@ -21,7 +21,10 @@ export interface CryptoProvider {
 
   /** Ed25519 key pair from a 32-byte seed (RFC 8032 private key). */
   ed25519KeyPairFromSeed(seed: Uint8Array): Ed25519KeyPair;
-  /** Pure Ed25519 (RFC 8032 §5.1.6). `secretKey` is the 64-byte seed ‖ publicKey form. */
+  /**
+   * Pure Ed25519 (RFC 8032 §5.1.6). `secretKey` is the 64-byte seed ‖ publicKey form; a public half
+   * that does not belong to the seed throws (signing with a wrong public key leaks the secret key).
+   */
   ed25519Sign(secretKey: Uint8Array, message: Uint8Array): Uint8Array;
   /**
    * Strict verification, as libsodium does it: rejects non-canonical S, non-canonical or small-order
@@ -35,7 +38,12 @@ export interface CryptoProvider {
   x25519(secretKey: Uint8Array, publicKey: Uint8Array): Result<Uint8Array, CryptoError>;
 
   /** ChaCha20-Poly1305 (RFC 8439): 32-byte key, 12-byte nonce; returns ciphertext ‖ 16-byte tag. */
-  chacha20poly1305Encrypt(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, ad: Uint8Array): Uint8Array;
+  chacha20poly1305Encrypt(
+    key: Uint8Array,
+    nonce: Uint8Array,
+    plaintext: Uint8Array,
+    ad: Uint8Array,
+  ): Uint8Array;
   chacha20poly1305Decrypt(
     key: Uint8Array,
     nonce: Uint8Array,
@@ -43,7 +51,12 @@ export interface CryptoProvider {
     ad: Uint8Array,
   ): Result<Uint8Array, CryptoError>;
   /** XChaCha20-Poly1305 (draft-irtf-cfrg-xchacha): 32-byte key, 24-byte nonce. */
-  xchacha20poly1305Encrypt(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, ad: Uint8Array): Uint8Array;
+  xchacha20poly1305Encrypt(
+    key: Uint8Array,
+    nonce: Uint8Array,
+    plaintext: Uint8Array,
+    ad: Uint8Array,
+  ): Uint8Array;
   xchacha20poly1305Decrypt(
     key: Uint8Array,
     nonce: Uint8Array,
@@ -58,12 +71,17 @@ export interface CryptoProvider {
   sha256(message: Uint8Array): Uint8Array;
   /** HMAC (RFC 2104) over the named hash; any key length. */
   hmac(name: HashName, key: Uint8Array, message: Uint8Array): Uint8Array;
-  /** HKDF (RFC 5869) over the named hash; at most 255 × hash length bytes. */
+  /**
+   * HKDF (RFC 5869) over the named hash; 0 to 255 × hash length bytes, and an `info` of at most
+   * `CryptoLimits.hkdfInfoBytesMax` bytes.
+   */
   hkdf(name: HashName, ikm: Uint8Array, salt: Uint8Array, info: Uint8Array, length: number): Uint8Array;
 
   /**
    * libsodium's sealed box (crypto_box_seal): anonymous encryption to an X25519 public key. The
    * ephemeral key is drawn from `randomBytes`, so the output is reproducible under a seeded source.
+   * A low-order recipient key, for which no shared secret exists, throws a UsageError with code
+   * 'CRYPTO_X25519_LOW_ORDER': a recipient key taken from the network is validated where it arrives.
    */
   sealBox(message: Uint8Array, recipientPublicKey: Uint8Array): Uint8Array;
   sealBoxOpen(
@@ -94,9 +112,7 @@ export interface ProviderOptions {
 }
 
 export type CryptoError =
-  | { code: 'CRYPTO_AEAD_FAILED' }
-  | { code: 'CRYPTO_X25519_LOW_ORDER' }
-  | { code: 'CRYPTO_SEALED_BOX_FAILED' };
+  { code: 'CRYPTO_AEAD_FAILED' } | { code: 'CRYPTO_X25519_LOW_ORDER' } | { code: 'CRYPTO_SEALED_BOX_FAILED' };
 
 export const KeyBytes = {
   ed25519Public: 32,
@@ -109,4 +125,9 @@ export const KeyBytes = {
   chachaNonce: 12,
   xchachaNonce: 24,
   sealBoxOverhead: 48,
+} as const;
+
+export const CryptoLimits = {
+  /** OpenSSL, under node:crypto's hkdfSync, refuses a longer HKDF info; both providers keep to it. */
+  hkdfInfoBytesMax: 1024,
 } as const;

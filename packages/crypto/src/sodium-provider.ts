@@ -1,0 +1,235 @@
+// The CryptoProvider on libsodium (sodium-native), for Node. libsodium has no HMAC-SHA-256/512 or
+// HKDF, so those two come from node:crypto (OpenSSL). This is the one file of the package that may
+// import native code and node:* modules (see eslint.config.js).
+import { createHmac, hkdfSync } from 'node:crypto';
+import sodium from 'sodium-native';
+import { concatBytes, err, ok, type Result } from '@postern/core';
+import {
+  blake2bBytes,
+  checkAead,
+  checkBlake2b,
+  checkHkdf,
+  checkedRandom,
+  lowOrderRecipient,
+  requireHashName,
+  requireLength,
+  createSecretKeyCheck,
+  sealBoxNonceBytes,
+} from './checks.ts';
+import {
+  KeyBytes,
+  type CryptoError,
+  type CryptoProvider,
+  type Ed25519KeyPair,
+  type HashName,
+  type ProviderOptions,
+} from './provider.ts';
+
+type Aead = 'chacha20poly1305' | 'xchacha20poly1305';
+
+export function createSodiumProvider(options: ProviderOptions = {}): CryptoProvider {
+  const randomBytes = checkedRandom(options.random ?? osRandom);
+  return {
+    name: 'sodium-native',
+    randomBytes,
+    ed25519KeyPairFromSeed,
+    ed25519Sign,
+    ed25519Verify,
+    x25519PublicKey,
+    x25519,
+    chacha20poly1305Encrypt: (key, nonce, plaintext, ad) =>
+      aeadEncrypt('chacha20poly1305', key, nonce, plaintext, ad),
+    chacha20poly1305Decrypt: (key, nonce, ciphertext, ad) =>
+      aeadDecrypt('chacha20poly1305', key, nonce, ciphertext, ad),
+    xchacha20poly1305Encrypt: (key, nonce, plaintext, ad) =>
+      aeadEncrypt('xchacha20poly1305', key, nonce, plaintext, ad),
+    xchacha20poly1305Decrypt: (key, nonce, ciphertext, ad) =>
+      aeadDecrypt('xchacha20poly1305', key, nonce, ciphertext, ad),
+    blake2b,
+    hash,
+    sha256: (message) => hash('sha256', message),
+    hmac,
+    hkdf,
+    sealBox: (message, recipientPublicKey) => sealBox(randomBytes, message, recipientPublicKey),
+    sealBoxOpen,
+    constantTimeEqual,
+  };
+}
+
+function osRandom(length: number): Uint8Array {
+  const out = new Uint8Array(length);
+  sodium.randombytes_buf(out);
+  return out;
+}
+
+function ed25519KeyPairFromSeed(seed: Uint8Array): Ed25519KeyPair {
+  requireLength(seed, KeyBytes.ed25519Seed, 'Ed25519 seed');
+  const publicKey = new Uint8Array(KeyBytes.ed25519Public);
+  const secretKey = new Uint8Array(KeyBytes.ed25519Secret);
+  sodium.crypto_sign_seed_keypair(publicKey, secretKey, seed);
+  return { publicKey, secretKey };
+}
+
+const checkSecretKey = createSecretKeyCheck((seed) => ed25519KeyPairFromSeed(seed).publicKey);
+
+function ed25519Sign(secretKey: Uint8Array, message: Uint8Array): Uint8Array {
+  checkSecretKey(secretKey);
+  const signature = new Uint8Array(KeyBytes.ed25519Signature);
+  sodium.crypto_sign_detached(signature, message, secretKey);
+  return signature;
+}
+
+function ed25519Verify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
+  if (publicKey.length !== KeyBytes.ed25519Public || signature.length !== KeyBytes.ed25519Signature) {
+    return false;
+  }
+  return sodium.crypto_sign_verify_detached(signature, message, publicKey);
+}
+
+function x25519PublicKey(secretKey: Uint8Array): Uint8Array {
+  requireLength(secretKey, KeyBytes.x25519, 'X25519 secret key');
+  const publicKey = new Uint8Array(KeyBytes.x25519);
+  sodium.crypto_scalarmult_base(publicKey, secretKey);
+  return publicKey;
+}
+
+function x25519(secretKey: Uint8Array, publicKey: Uint8Array): Result<Uint8Array, CryptoError> {
+  requireLength(secretKey, KeyBytes.x25519, 'X25519 secret key');
+  requireLength(publicKey, KeyBytes.x25519, 'X25519 public key');
+  const shared = new Uint8Array(KeyBytes.x25519);
+  try {
+    sodium.crypto_scalarmult(shared, secretKey, publicKey);
+  } catch {
+    // Lengths are checked above: libsodium's only failure left is a low-order key (all-zero result).
+    return err({ code: 'CRYPTO_X25519_LOW_ORDER' });
+  }
+  return ok(shared);
+}
+
+function aeadEncrypt(
+  aead: Aead,
+  key: Uint8Array,
+  nonce: Uint8Array,
+  plaintext: Uint8Array,
+  ad: Uint8Array,
+): Uint8Array {
+  checkAead(key, nonce, aead === 'chacha20poly1305' ? KeyBytes.chachaNonce : KeyBytes.xchachaNonce);
+  const ciphertext = new Uint8Array(plaintext.length + KeyBytes.aeadTag);
+  if (aead === 'chacha20poly1305') {
+    sodium.crypto_aead_chacha20poly1305_ietf_encrypt(ciphertext, plaintext, ad, null, nonce, key);
+  } else {
+    sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(ciphertext, plaintext, ad, null, nonce, key);
+  }
+  return ciphertext;
+}
+
+function aeadDecrypt(
+  aead: Aead,
+  key: Uint8Array,
+  nonce: Uint8Array,
+  ciphertext: Uint8Array,
+  ad: Uint8Array,
+): Result<Uint8Array, CryptoError> {
+  checkAead(key, nonce, aead === 'chacha20poly1305' ? KeyBytes.chachaNonce : KeyBytes.xchachaNonce);
+  if (ciphertext.length < KeyBytes.aeadTag) return err({ code: 'CRYPTO_AEAD_FAILED' });
+  const plaintext = new Uint8Array(ciphertext.length - KeyBytes.aeadTag);
+  try {
+    if (aead === 'chacha20poly1305') {
+      sodium.crypto_aead_chacha20poly1305_ietf_decrypt(plaintext, null, ciphertext, ad, nonce, key);
+    } else {
+      sodium.crypto_aead_xchacha20poly1305_ietf_decrypt(plaintext, null, ciphertext, ad, nonce, key);
+    }
+  } catch {
+    return err({ code: 'CRYPTO_AEAD_FAILED' });
+  }
+  return ok(plaintext);
+}
+
+function blake2b(
+  message: Uint8Array,
+  outLength: number = blake2bBytes.outDefault,
+  key?: Uint8Array,
+): Uint8Array {
+  checkBlake2b(outLength, key);
+  // The streaming API, because sodium-native's one-shot wrapper refuses outputs and keys under
+  // 16 bytes that libsodium itself accepts.
+  const state = new Uint8Array(sodium.crypto_generichash_STATEBYTES);
+  const out = new Uint8Array(outLength);
+  sodium.crypto_generichash_init(state, key ?? null, outLength);
+  sodium.crypto_generichash_update(state, message);
+  sodium.crypto_generichash_final(state, out);
+  return out;
+}
+
+function hash(name: HashName, message: Uint8Array): Uint8Array {
+  const out = new Uint8Array(requireHashName(name));
+  if (name === 'sha256') sodium.crypto_hash_sha256(out, message);
+  else if (name === 'sha512') sodium.crypto_hash_sha512(out, message);
+  else return blake2b(message, out.length);
+  return out;
+}
+
+function hmac(name: HashName, key: Uint8Array, message: Uint8Array): Uint8Array {
+  requireHashName(name); // HashName values are node:crypto's names ('blake2b512': unkeyed, 64 bytes)
+  // Copied out of the Buffer so callers get a plain Uint8Array that owns its memory.
+  return new Uint8Array(createHmac(name, key).update(message).digest());
+}
+
+function hkdf(
+  name: HashName,
+  ikm: Uint8Array,
+  salt: Uint8Array,
+  info: Uint8Array,
+  length: number,
+): Uint8Array {
+  checkHkdf(name, info, length);
+  if (length === 0) return new Uint8Array(0);
+  return new Uint8Array(hkdfSync(name, ikm, salt, info, length));
+}
+
+/**
+ * libsodium's crypto_box_seal, with the ephemeral secret drawn from the provider's randomness as
+ * crypto_box_keypair draws it (32 random bytes), so the noble provider can repeat it byte for byte.
+ */
+function sealBox(
+  randomBytes: (length: number) => Uint8Array,
+  message: Uint8Array,
+  recipientPublicKey: Uint8Array,
+): Uint8Array {
+  requireLength(recipientPublicKey, KeyBytes.x25519, 'sealed box recipient public key');
+  const ephemeralSecret = randomBytes(KeyBytes.x25519);
+  const ephemeralPublic = x25519PublicKey(ephemeralSecret);
+  const nonce = blake2b(concatBytes(ephemeralPublic, recipientPublicKey), sealBoxNonceBytes);
+  const out = new Uint8Array(KeyBytes.sealBoxOverhead + message.length);
+  out.set(ephemeralPublic);
+  try {
+    sodium.crypto_box_easy(
+      out.subarray(KeyBytes.x25519),
+      message,
+      nonce,
+      recipientPublicKey,
+      ephemeralSecret,
+    );
+  } catch (cause) {
+    throw lowOrderRecipient(cause);
+  }
+  return out;
+}
+
+function sealBoxOpen(
+  ciphertext: Uint8Array,
+  recipientPublicKey: Uint8Array,
+  recipientSecretKey: Uint8Array,
+): Result<Uint8Array, CryptoError> {
+  requireLength(recipientPublicKey, KeyBytes.x25519, 'sealed box recipient public key');
+  requireLength(recipientSecretKey, KeyBytes.x25519, 'sealed box recipient secret key');
+  if (ciphertext.length < KeyBytes.sealBoxOverhead) return err({ code: 'CRYPTO_SEALED_BOX_FAILED' });
+  const message = new Uint8Array(ciphertext.length - KeyBytes.sealBoxOverhead);
+  const opened = sodium.crypto_box_seal_open(message, ciphertext, recipientPublicKey, recipientSecretKey);
+  return opened ? ok(message) : err({ code: 'CRYPTO_SEALED_BOX_FAILED' });
+}
+
+function constantTimeEqual(a: Uint8Array, b: Uint8Array): boolean {
+  // Lengths are public (a MAC or key has a fixed size); only the contents are compared in constant time.
+  return a.length === b.length && sodium.sodium_memcmp(a, b);
+}

@@ -1,0 +1,15 @@
+export {
+  ENVELOPE_VERSION,
+  seal,
+  open,
+  verifyEnvelope,
+  parseEnvelope,
+  describeEnvelopeError,
+  type EnvelopeHeader,
+  type OpenedEnvelope,
+  type EnvelopeError,
+  type EnvelopeRecipient,
+  type SealOptions,
+} from './envelope.ts';
+export { EnvelopeLimits } from './limits.ts';
+export { paddedSize } from './padding.ts';
