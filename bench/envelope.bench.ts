@@ -1,11 +1,13 @@
 // Crypto primitives and sealed envelopes, for each provider.
-// The raw bound is the time of the primitives one seal + open needs, each measured alone on inputs of
-// the sizes the envelope path uses; the ratio is raw time ÷ envelope time (1.0 = no overhead at all).
+// The raw bound is the primitives one seal + open needs, called back to back on inputs of the sizes
+// the envelope path uses (X25519 keygen, 2 × X25519, 2 × BLAKE2b, AEAD encrypt and decrypt, Ed25519
+// sign and verify). It runs in rounds alternating with seal + open; the ratio is the median over
+// rounds of raw time ÷ envelope time (1.0 = the envelope path adds nothing to its primitives).
 import { type Millis, concatBytes, utf8 } from '@postern/core';
 import { type CryptoProvider, createNobleProvider, createSodiumProvider } from '@postern/crypto';
 import { createIdentity, recipientKeys } from '@postern/identity';
 import { open, paddedSize, seal } from '@postern/envelope';
-import { type Measurement, formatRate, measure } from './harness.ts';
+import { type Measurement, formatRate, measure, measurePaired } from './harness.ts';
 
 const BODY_BYTES = 1024;
 const NOW = 1_790_000_000_000 as Millis;
@@ -66,16 +68,36 @@ export function benchProvider(crypto: CryptoProvider, quick: boolean): ProviderF
   );
   const openRow = m(`open ${BODY_BYTES} B body`, () => open(crypto, bob, envelope, NOW));
 
-  const us = (row: Measurement) => 1e6 / row.opsPerSec;
-  // seal = keygen + DH + KDF + encrypt + sign; open = verify + DH + KDF + decrypt.
-  const raw = us(keygen) + us(dh) + us(kdf) + us(enc) + us(sign) + us(verify) + us(dh) + us(kdf) + us(dec);
-  const actual = us(sealRow) + us(openRow);
+  const rawSealOpen = () => {
+    crypto.x25519PublicKey(eph);
+    crypto.x25519(eph, bob.encryptionKey);
+    crypto.blake2b(kdfInput, 32, key);
+    crypto.chacha20poly1305Encrypt(key, nonce, padded, ad);
+    crypto.ed25519Sign(alice.signingKey.expose(), signed);
+    crypto.ed25519Verify(alice.messagingId, signed, signature);
+    crypto.x25519(eph, bob.encryptionKey);
+    crypto.blake2b(kdfInput, 32, key);
+    crypto.chacha20poly1305Decrypt(key, nonce, ciphertext, ad);
+  };
+  const envelopeSealOpen = () => {
+    seal(crypto, alice, recipientKeys(bob.document), body, {
+      ttlMs: 3_600_000,
+      isReplicated: true,
+      now: NOW,
+    });
+    open(crypto, bob, envelope, NOW);
+  };
+  const paired = measurePaired(
+    { name: `${crypto.name} raw bound: the primitives of seal + open`, fn: rawSealOpen },
+    { name: `${crypto.name} envelope seal + open ${BODY_BYTES} B`, fn: envelopeSealOpen },
+    opts,
+  );
   return {
     provider: crypto.name,
-    rows: [sign, verify, keygen, dh, kdf, aead1k, enc, dec, sealRow, openRow],
-    rawSealOpenUs: raw,
-    envelopeSealOpenUs: actual,
-    ratio: raw / actual,
+    rows: [sign, verify, keygen, dh, kdf, aead1k, enc, dec, sealRow, openRow, paired.a, paired.b],
+    rawSealOpenUs: 1e6 / paired.a.opsPerSec,
+    envelopeSealOpenUs: 1e6 / paired.b.opsPerSec,
+    ratio: paired.ratio,
   };
 }
 
@@ -90,7 +112,7 @@ export function printFigures(figures: ProviderFigures[]): void {
       console.log(`  ${row.name.padEnd(58)} ${formatRate(row.opsPerSec).padStart(11)}`);
     console.log(
       `  seal+open: raw bound ${f.rawSealOpenUs.toFixed(1)} µs, envelope path ${f.envelopeSealOpenUs.toFixed(1)} µs, ` +
-        `ratio ${f.ratio.toFixed(3)} (raw ÷ envelope; goal ≥ 0.8 with sodium-native)`,
+        `ratio ${f.ratio.toFixed(3)} (median over paired rounds of raw ÷ envelope; goal ≥ 0.8 with sodium-native)`,
     );
   }
 }

@@ -41,6 +41,50 @@ function calibrate(fn: () => unknown, roundMs: number): number {
   return batch;
 }
 
+export interface PairedMeasurement {
+  readonly a: Measurement;
+  readonly b: Measurement;
+  /** Median over rounds of (rate of b ÷ rate of a) within the same round pair. */
+  readonly ratio: number;
+}
+
+/**
+ * Measures two cases in alternating rounds (a, b, a, b, …) so that a change in machine load hits both
+ * alike, and reports the median of the per-round ratios: on a shared machine a ratio measured this
+ * way is far steadier than one taken from two separate measurements.
+ */
+export function measurePaired(
+  a: { name: string; fn: () => unknown },
+  b: { name: string; fn: () => unknown },
+  options: MeasureOptions = {},
+): PairedMeasurement {
+  const rounds = options.rounds ?? 7;
+  const roundMs = options.roundMs ?? 300;
+  const batchA = calibrate(a.fn, roundMs);
+  const batchB = calibrate(b.fn, roundMs);
+  const ratesA: number[] = [];
+  const ratesB: number[] = [];
+  const ratios: number[] = [];
+  for (let r = 0; r < rounds; r++) {
+    const rateA = timeBatch(a.fn, batchA);
+    const rateB = timeBatch(b.fn, batchB);
+    ratesA.push(rateA);
+    ratesB.push(rateB);
+    ratios.push(rateB / rateA);
+  }
+  return {
+    a: { name: a.name, opsPerSec: median(ratesA), rounds: ratesA },
+    b: { name: b.name, opsPerSec: median(ratesB), rounds: ratesB },
+    ratio: median(ratios),
+  };
+}
+
+function timeBatch(fn: () => unknown, batch: number): number {
+  const start = performance.now();
+  for (let i = 0; i < batch; i++) fn();
+  return (batch * 1000) / (performance.now() - start);
+}
+
 export function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = sorted.length >> 1;

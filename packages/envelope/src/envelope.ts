@@ -24,7 +24,8 @@ import { pad, unpad } from './padding.ts';
  * Wire form: canonical CBOR array
  *   [version, flags, id, timestampMs, ttlMs, sender, recipient, recipientKey, ephemeralKey, ciphertext, signature]
  * The signature covers SIGN_DOMAIN ‖ every byte of the envelope before the signature item, whose
- * canonical encoding is always the last 66 bytes (0x58 0x40 ‖ 64 bytes).
+ * canonical encoding is always the last 66 bytes (0x58 0x40 ‖ 64 bytes); the AEAD authenticates
+ * every byte before the ciphertext's content.
  */
 export const ENVELOPE_VERSION = 1;
 const FLAG_REPLICATED = 0x01;
@@ -78,7 +79,8 @@ export interface SealOptions {
 /** The recipient's side of an identity: what `open` needs. */
 export type EnvelopeRecipient = Pick<Identity, 'messagingId' | 'encryptionKey' | 'encryptionSecret'>;
 
-interface ParsedEnvelope extends EnvelopeHeader {
+/** An envelope as parsed, before any check of its signature or times. */
+export interface ParsedEnvelope extends EnvelopeHeader {
   readonly ephemeralKey: Uint8Array;
   readonly ciphertext: Uint8Array;
   readonly signature: Uint8Array;
@@ -92,9 +94,14 @@ export function seal(
   options: SealOptions,
 ): Uint8Array {
   checkSealInputs(recipient, body, options);
-  const id = crypto.randomBytes(ID_BYTES);
-  const ephemeralSecret = crypto.randomBytes(KeyBytes.x25519);
+  const random = crypto.randomBytes(ID_BYTES + KeyBytes.x25519);
+  const id = random.subarray(0, ID_BYTES);
+  const ephemeralSecret = random.subarray(ID_BYTES);
   const ephemeralKey = crypto.x25519PublicKey(ephemeralSecret);
+  const shared = crypto.x25519(ephemeralSecret, recipient.encryptionKey);
+  if (!shared.ok) {
+    throw new UsageError('ENVELOPE_BAD_RECIPIENT_KEY', 'the recipient encryption key is a low-order point');
+  }
   const header = headerItems({
     version: ENVELOPE_VERSION,
     id,
@@ -105,19 +112,23 @@ export function seal(
     recipient: recipient.messagingId,
     recipientKey: recipient.encryptionKey,
   });
-  const shared = crypto.x25519(ephemeralSecret, recipient.encryptionKey);
-  if (!shared.ok) {
-    throw new UsageError('ENVELOPE_BAD_RECIPIENT_KEY', 'the recipient encryption key is a low-order point');
-  }
-  const key = envelopeKey(crypto, shared.value, id, ephemeralKey, recipient.encryptionKey);
-  const ad = encodeCanonical([...header, ephemeralKey]);
-  const ciphertext = crypto.chacha20poly1305Encrypt(key, ZERO_NONCE, pad(body), ad);
+  // Encode once with zeroed ciphertext and signature of their final lengths, then fill both in place.
+  const padded = pad(body);
+  const ciphertextLength = padded.length + KeyBytes.aeadTag;
   const bytes = encodeCanonical([
     ...header,
     ephemeralKey,
-    ciphertext,
+    new Uint8Array(ciphertextLength),
     new Uint8Array(KeyBytes.ed25519Signature),
   ]);
+  const key = envelopeKey(crypto, shared.value, id, ephemeralKey, recipient.encryptionKey);
+  const ciphertext = crypto.chacha20poly1305Encrypt(
+    key,
+    ZERO_NONCE,
+    padded,
+    associatedData(bytes, ciphertextLength),
+  );
+  bytes.set(ciphertext, bytes.length - SIGNATURE_ITEM_BYTES - ciphertextLength);
   const signature = crypto.ed25519Sign(sender.signingKey.expose(), signedPart(bytes));
   bytes.set(signature, bytes.length - KeyBytes.ed25519Signature);
   return bytes;
@@ -155,7 +166,7 @@ export function open(
   const shared = crypto.x25519(recipient.encryptionSecret.expose(), envelope.ephemeralKey);
   if (!shared.ok) return err({ code: 'ENVELOPE_DECRYPT_FAILED' });
   const key = envelopeKey(crypto, shared.value, envelope.id, envelope.ephemeralKey, envelope.recipientKey);
-  const ad = encodeCanonical([...headerItems(envelope), envelope.ephemeralKey]);
+  const ad = associatedData(bytes, envelope.ciphertext.length);
   const padded = crypto.chacha20poly1305Decrypt(key, ZERO_NONCE, envelope.ciphertext, ad);
   if (!padded.ok) return err({ code: 'ENVELOPE_DECRYPT_FAILED' });
   const body = unpad(padded.value);
@@ -258,6 +269,14 @@ function headerItems(h: EnvelopeHeader): WireValue[] {
 function headerOf(e: ParsedEnvelope): EnvelopeHeader {
   const { version, id, timestampMs, ttlMs, isReplicated, sender, recipient, recipientKey } = e;
   return { version, id, timestampMs, ttlMs, isReplicated, sender, recipient, recipientKey };
+}
+
+/**
+ * What the AEAD authenticates: every byte of the envelope before the ciphertext's content (the array
+ * head, fields 0–8 with the sender, and the ciphertext's own length head).
+ */
+function associatedData(bytes: Uint8Array, ciphertextLength: number): Uint8Array {
+  return bytes.subarray(0, bytes.length - SIGNATURE_ITEM_BYTES - ciphertextLength);
 }
 
 function signedPart(bytes: Uint8Array): Uint8Array {

@@ -6,6 +6,7 @@ export {
   parseEnvelope,
   describeEnvelopeError,
   type EnvelopeHeader,
+  type ParsedEnvelope,
   type OpenedEnvelope,
   type EnvelopeError,
   type EnvelopeRecipient,

@@ -144,6 +144,10 @@ describe('envelope size and padding', () => {
       now: NOW,
     }).length;
 
+  it('makes a 511-byte envelope of a 1-byte body, as docs/protocols/envelope.md says', () => {
+    assert.equal(sealSize(1), 511);
+  });
+
   it('gives every short body the same envelope size', () => {
     const sizes = new Set([0, 1, 17, 100, 200, 252].map(sealSize));
     assert.equal(sizes.size, 1);
