@@ -3,7 +3,7 @@
 // with the fix, on stderr, with exit code 1.
 import { userInfo } from 'node:os';
 import { Command } from 'commander';
-import { IdPrefix, encodeIdText } from '@postern/core';
+import { IdPrefix, UsageError, encodeIdText } from '@postern/core';
 import { createSodiumProvider } from '@postern/crypto';
 import { formatIdentityDocument } from '@postern/identity';
 import { IdentityFileFailure, defaultDataDir, loadIdentity, loadOrCreateIdentity } from '@postern/runtime';
@@ -68,6 +68,10 @@ try {
     } else {
       console.error(`postern: ${error.message}`);
     }
+    process.exitCode = 1;
+  } else if (error instanceof UsageError) {
+    const hint = error.code === 'IDENTITY_BAD_PROFILE' ? ' — choose another with --label NAME' : '';
+    console.error(`postern: ${error.message}${hint}`);
     process.exitCode = 1;
   } else {
     throw error;

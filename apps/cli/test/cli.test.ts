@@ -48,6 +48,15 @@ describe('the postern command', () => {
     }
   });
 
+  it('answers a label that breaks the rules with one sentence, not a stack trace', () => {
+    const result = postern('start', '--data', join(dataDir, 'other'), '--label', ' ');
+    assert.equal(result.code, 1);
+    assert.equal(
+      result.stderr.trim(),
+      "postern: the identity's label starts or ends with a space — choose another with --label NAME",
+    );
+  });
+
   it('answers a missing identity with one sentence and exit code 1', () => {
     const result = postern('id', '--data', join(dataDir, 'nowhere'));
     assert.equal(result.code, 1);

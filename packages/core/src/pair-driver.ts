@@ -155,7 +155,9 @@ export class PairDriver<EA, EB> {
           break;
         case 'transmit': {
           assert(bytesEqual(output.to, other.id), `machine ${side} transmits only to its peer in a pair`);
-          const bytes = this.#intercept ? this.#intercept(self.id, other.id, output.bytes) : output.bytes;
+          // Copied: a machine may reuse its output buffer, which must not change a message in flight.
+          const sent = output.bytes.slice();
+          const bytes = this.#intercept ? this.#intercept(self.id, other.id, sent) : sent;
           if (bytes !== undefined) {
             this.#inFlight.push({ at: this.#now + this.#latencyMs, to: side === 'a' ? 'b' : 'a', bytes });
           }

@@ -7,6 +7,7 @@ import {
   concatBytes,
   err,
   ok,
+  toHex,
   utf8,
 } from '@postern/core';
 import { type CryptoProvider, KeyBytes } from '@postern/crypto';
@@ -29,7 +30,6 @@ import { pad, unpad } from './padding.ts';
  */
 export const ENVELOPE_VERSION = 1;
 const FLAG_REPLICATED = 0x01;
-const KNOWN_FLAGS = FLAG_REPLICATED;
 const ID_BYTES = 16;
 const FIELD_COUNT = 11;
 const SIGNATURE_ITEM_BYTES = 2 + KeyBytes.ed25519Signature;
@@ -93,7 +93,7 @@ export function seal(
   body: Uint8Array,
   options: SealOptions,
 ): Uint8Array {
-  checkSealInputs(recipient, body, options);
+  checkSealInputs(sender, recipient, body, options);
   const random = crypto.randomBytes(ID_BYTES + KeyBytes.x25519);
   const id = random.subarray(0, ID_BYTES);
   const ephemeralSecret = random.subarray(ID_BYTES);
@@ -199,6 +199,10 @@ export function parseEnvelope(bytes: Uint8Array): Result<ParsedEnvelope, Envelop
   if (bytes.length > EnvelopeLimits.envelopeBytesMax) {
     return err({ code: 'ENVELOPE_OVERSIZE', size: bytes.length, max: EnvelopeLimits.envelopeBytesMax });
   }
+  const peeked = peekVersion(bytes);
+  if (peeked !== undefined && peeked !== ENVELOPE_VERSION) {
+    return err({ code: 'ENVELOPE_UNKNOWN_VERSION', version: peeked });
+  }
   const decoded = decodeCanonical(bytes, {
     maxBytes: EnvelopeLimits.envelopeBytesMax,
     maxDepth: 1,
@@ -229,7 +233,8 @@ function readFields(fields: readonly WireValue[]): Result<ParsedEnvelope, Envelo
     ciphertext,
     signature,
   ] = fields;
-  if (typeof flags !== 'number' || (flags & ~KNOWN_FLAGS) !== 0) return malformed('unknown flags are set');
+  // Compared as a whole number, not with `&`: bitwise operators would drop bits above 31.
+  if (flags !== 0 && flags !== FLAG_REPLICATED) return malformed('unknown flags are set');
   if (!isBytes(id, ID_BYTES)) return malformed('the id is not 16 bytes');
   if (typeof timestampMs !== 'number' || timestampMs < 0) return malformed('the timestamp is not a time');
   if (typeof ttlMs !== 'number' || ttlMs < 1 || ttlMs > EnvelopeLimits.ttlMsMax) {
@@ -259,6 +264,17 @@ function readFields(fields: readonly WireValue[]): Result<ParsedEnvelope, Envelo
     ciphertext,
     signature,
   });
+}
+
+/**
+ * The version of any envelope, read before the version 1 structure limits apply, so that a later
+ * version with more fields is reported as unknown rather than malformed: an array head followed by a
+ * small unsigned integer.
+ */
+function peekVersion(bytes: Uint8Array): number | undefined {
+  const [head, first] = bytes;
+  const isArray = head !== undefined && head >= 0x80 && head <= 0x9b;
+  return isArray && first !== undefined && first <= 0x17 ? first : undefined;
 }
 
 function headerItems(h: EnvelopeHeader): WireValue[] {
@@ -294,7 +310,15 @@ function envelopeKey(
   return crypto.blake2b(concatBytes(KEY_DOMAIN, id, ephemeralKey, recipientKey), KeyBytes.aeadKey, shared);
 }
 
-function checkSealInputs(recipient: RecipientKeys, body: Uint8Array, options: SealOptions): void {
+function checkSealInputs(
+  sender: Pick<Identity, 'messagingId' | 'signingKey'>,
+  recipient: RecipientKeys,
+  body: Uint8Array,
+  options: SealOptions,
+): void {
+  if (!bytesEqual(sender.signingKey.expose().subarray(KeyBytes.ed25519Seed), sender.messagingId)) {
+    throw new UsageError('ENVELOPE_BAD_SENDER', "the sender's signing key is not its messaging id's");
+  }
   if (body.length > EnvelopeLimits.bodyBytesMax) {
     throw new UsageError(
       'ENVELOPE_BODY_TOO_LARGE',
@@ -343,6 +367,15 @@ function fromWireError(error: WireError): EnvelopeError {
   }
 }
 
+/**
+ * What recipients and carriers deduplicate by: sender and id together. The id alone is chosen by
+ * the sender and visible to every carrier, so a carrier could seal its own envelope with the id of
+ * someone else's and have the real one dropped as a duplicate; it cannot forge the sender.
+ */
+export function envelopeDedupeKey(header: Pick<EnvelopeHeader, 'sender' | 'id'>): string {
+  return `${toHex(header.sender)}:${toHex(header.id)}`;
+}
+
 /** One sentence for a person or a log line. */
 export function describeEnvelopeError(error: EnvelopeError): string {
   switch (error.code) {
@@ -361,12 +394,23 @@ export function describeEnvelopeError(error: EnvelopeError): string {
     case 'ENVELOPE_NOT_FOR_RECIPIENT':
       return 'the envelope is sealed to someone else';
     case 'ENVELOPE_EXPIRED':
-      return `the envelope expired at ${new Intl.DateTimeFormat('en', { dateStyle: 'medium', timeStyle: 'medium', timeZone: 'UTC' }).format(error.expiredAtMs)} UTC`;
+      return `the envelope expired at ${formatUtc(error.expiredAtMs)}`;
     case 'ENVELOPE_FROM_FUTURE':
       return "the envelope's timestamp is too far in the future: the sender's clock is wrong";
     case 'ENVELOPE_DECRYPT_FAILED':
       return 'the envelope does not decrypt with this key: it was re-signed by someone other than its author, or sealed wrongly';
     case 'ENVELOPE_BAD_PADDING':
       return `the envelope decrypted but its padding is wrong (${error.reason})`;
+  }
+}
+
+const UTC = new Intl.DateTimeFormat('en', { dateStyle: 'medium', timeStyle: 'medium', timeZone: 'UTC' });
+
+/** A time for a sentence; falls back to the number where no calendar date exists (beyond ±8.64e15 ms). */
+function formatUtc(ms: number): string {
+  try {
+    return `${UTC.format(ms)} UTC`;
+  } catch {
+    return `${ms} ms after 1970`;
   }
 }

@@ -5,6 +5,7 @@ export {
   verifyEnvelope,
   parseEnvelope,
   describeEnvelopeError,
+  envelopeDedupeKey,
   type EnvelopeHeader,
   type ParsedEnvelope,
   type OpenedEnvelope,

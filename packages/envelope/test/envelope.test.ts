@@ -7,6 +7,7 @@ import { encodeCanonical, decodeCanonical, type WireValue } from '@postern/wire'
 import {
   EnvelopeLimits,
   describeEnvelopeError,
+  envelopeDedupeKey,
   open,
   paddedSize,
   seal,
@@ -73,6 +74,10 @@ for (const crypto of [createSodiumProvider(), createNobleProvider()]) {
       const result = open(crypto, bob, envelope, (NOW + 5000) as Millis);
       assert.deepEqual(result, { ok: false, error: { code: 'ENVELOPE_EXPIRED', expiredAtMs: NOW + 5000 } });
       if (!result.ok) assert.match(describeEnvelopeError(result.error), /expired at .* UTC/);
+      assert.match(
+        describeEnvelopeError({ code: 'ENVELOPE_EXPIRED', expiredAtMs: 9e15 }),
+        /9000000000000000 ms/,
+      );
     });
 
     it('refuses a timestamp too far in the future, tolerating clock skew', () => {
@@ -106,6 +111,51 @@ for (const crypto of [createSodiumProvider(), createNobleProvider()]) {
       assert.deepEqual(future, { ok: false, error: { code: 'ENVELOPE_UNKNOWN_VERSION', version: 2 } });
       const flags = open(crypto, bob, encodeCanonical([1, 0x80, ...fields.slice(2)]), NOW);
       assert.equal(!flags.ok && flags.error.code, 'ENVELOPE_MALFORMED');
+    });
+
+    it('refuses flags above bit 31 that a 32-bit mask would miss', () => {
+      const fields = (decodeCanonical(toBob(utf8('f'))) as { ok: true; value: WireValue[] }).value.slice();
+      for (const flags of [2 ** 32 + 1, 2 ** 32, 2 ** 40 + 1, 2]) {
+        const result = open(crypto, bob, encodeCanonical([1, flags, ...fields.slice(2)]), NOW);
+        assert.equal(!result.ok && result.error.code, 'ENVELOPE_MALFORMED', String(flags));
+      }
+    });
+
+    it('reports a later version as unknown even when its layout differs', () => {
+      const later = encodeCanonical([2, [['nested', 'fields']], ...Array.from({ length: 20 }, (_, i) => i)]);
+      assert.deepEqual(open(crypto, bob, later, NOW), {
+        ok: false,
+        error: { code: 'ENVELOPE_UNKNOWN_VERSION', version: 2 },
+      });
+    });
+
+    it('dedupes by sender and id, so a carrier cannot shadow an envelope by copying its id', () => {
+      const real = verifyEnvelope(crypto, toBob(utf8('real')), NOW);
+      assert.ok(real.ok);
+      const shadow = { ...real.value, sender: carol.messagingId };
+      assert.notEqual(envelopeDedupeKey(real.value), envelopeDedupeKey(shadow));
+      assert.equal(
+        envelopeDedupeKey(real.value),
+        envelopeDedupeKey({ sender: alice.messagingId, id: real.value.id }),
+      );
+    });
+
+    it('refuses to seal with a signing key that is not the sender id', () => {
+      assert.throws(
+        () =>
+          seal(
+            crypto,
+            { messagingId: carol.messagingId, signingKey: alice.signingKey },
+            recipientKeys(bob.document),
+            utf8('x'),
+            {
+              ttlMs: HOUR,
+              isReplicated: false,
+              now: NOW,
+            },
+          ),
+        { code: 'ENVELOPE_BAD_SENDER' },
+      );
     });
 
     it('seals identically under the same seeded randomness, whichever provider seals', () => {

@@ -14,7 +14,8 @@ import {
   utf8,
 } from '@postern/core';
 import { type CryptoProvider, KeyBytes } from '@postern/crypto';
-import { type WireMap, decodeCanonical, encodeCanonical } from '@postern/wire';
+import { type WireError, type WireMap, decodeCanonical, encodeCanonical } from '@postern/wire';
+import { findDuplicateKey } from './json-keys.ts';
 import { IdentityLimits } from './limits.ts';
 
 /**
@@ -45,7 +46,8 @@ export type IdentityError =
   | { code: 'IDENTITY_TOO_LARGE'; size: number; max: number }
   | { code: 'IDENTITY_MALFORMED'; reason: string }
   | { code: 'IDENTITY_NOT_AN_IDENTITY'; type: string }
-  | { code: 'IDENTITY_UNSUPPORTED_VERSION'; version: unknown }
+  | { code: 'IDENTITY_UNSUPPORTED_VERSION'; version: string }
+  | { code: 'IDENTITY_DUPLICATE_FIELD'; field: string }
   | { code: 'IDENTITY_UNKNOWN_FIELD'; field: string }
   | { code: 'IDENTITY_BAD_FIELD'; field: string; reason: string }
   | { code: 'IDENTITY_BAD_SIGNATURE' };
@@ -143,6 +145,8 @@ export function parseIdentityDocument(
   } catch (cause) {
     return err({ code: 'IDENTITY_MALFORMED', reason: cause instanceof Error ? cause.message : 'not JSON' });
   }
+  const duplicate = findDuplicateKey(text);
+  if (duplicate !== undefined) return err({ code: 'IDENTITY_DUPLICATE_FIELD', field: duplicate });
   const doc = documentFromJson(json);
   return doc.ok ? verifyIdentityDocument(crypto, doc.value) : doc;
 }
@@ -160,7 +164,7 @@ export function decodeIdentityRecord(
     return err({ code: 'IDENTITY_TOO_LARGE', size: bytes.length, max: IdentityLimits.documentBytesMax });
   }
   const decoded = decodeCanonical(bytes);
-  if (!decoded.ok) return err({ code: 'IDENTITY_MALFORMED', reason: decoded.error.code });
+  if (!decoded.ok) return err({ code: 'IDENTITY_MALFORMED', reason: describeWireError(decoded.error) });
   const doc = documentFromFields(decoded.value, (field, value) =>
     value instanceof Uint8Array ? ok(value) : notBytes(field),
   );
@@ -187,10 +191,12 @@ function documentFromFields(input: unknown, readBytes: BytesReader): Result<Iden
     return err({ code: 'IDENTITY_MALFORMED', reason: 'an identity document is a JSON object' });
   }
   const fields = input as Record<string, unknown>;
-  if (fields['type'] !== 'Identity')
-    return err({ code: 'IDENTITY_NOT_AN_IDENTITY', type: String(fields['type']) });
-  if (fields['version'] !== 1)
-    return err({ code: 'IDENTITY_UNSUPPORTED_VERSION', version: fields['version'] });
+  if (fields['type'] !== 'Identity') {
+    return err({ code: 'IDENTITY_NOT_AN_IDENTITY', type: describeValue(fields['type']) });
+  }
+  if (fields['version'] !== 1) {
+    return err({ code: 'IDENTITY_UNSUPPORTED_VERSION', version: describeValue(fields['version']) });
+  }
   for (const field of Object.keys(fields)) {
     if (!FIELDS.includes(field)) return err({ code: 'IDENTITY_UNKNOWN_FIELD', field });
   }
@@ -252,7 +258,7 @@ export function validateFields(doc: UnsignedIdentityDocument): Result<true, Iden
   }
   for (const [i, relay] of doc.relays.entries()) {
     const size = utf8(relay).length;
-    if (size === 0 || size > IdentityLimits.relayBytesMax || /[\s\p{Cc}]/u.test(relay)) {
+    if (size === 0 || size > IdentityLimits.relayBytesMax || /\s/u.test(relay) || INVISIBLE.test(relay)) {
       return badField(
         `relays[${i}]`,
         `is not an address (1 to ${IdentityLimits.relayBytesMax} bytes, no spaces)`,
@@ -276,6 +282,13 @@ function checkReplicants(doc: UnsignedIdentityDocument): Result<true, IdentityEr
   return ok(true);
 }
 
+/**
+ * Characters that print as nothing or rearrange what follows: controls, format characters (bidi
+ * overrides, zero-width joiners), line and paragraph separators, lone surrogates, private-use and
+ * unassigned code points. A label or relay containing one could show a person something else.
+ */
+const INVISIBLE = /[\p{Cc}\p{Cf}\p{Cs}\p{Co}\p{Cn}\p{Zl}\p{Zp}]/u;
+
 /** A label is NFC-normalized text a person can read: no control characters, no edge spaces. */
 function checkLabel(label: string): string | undefined {
   const chars = [...label].length;
@@ -283,7 +296,7 @@ function checkLabel(label: string): string | undefined {
     return `must have 1 to ${IdentityLimits.labelCharsMax} characters`;
   }
   if (label !== label.normalize('NFC')) return 'is not in Unicode normal form C';
-  if (/\p{Cc}|\p{Cs}/u.test(label)) return 'contains control characters';
+  if (INVISIBLE.test(label)) return 'contains control, formatting or invisible characters';
   if (label.trim() !== label) return 'starts or ends with a space';
   return undefined;
 }
@@ -296,6 +309,19 @@ function notBytes(field: string): Result<never, IdentityError> {
   return badField(field, 'is not a byte string');
 }
 
+/** A value from untrusted input, described for an error message: never throws, never long. */
+export function describeValue(value: unknown): string {
+  if (value instanceof Uint8Array) return `${value.length} bytes`;
+  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
+  if (typeof value === 'number' || typeof value === 'boolean' || value === null) return String(value);
+  if (value === undefined) return 'missing';
+  return Array.isArray(value) ? 'a list' : 'an object';
+}
+
+function describeWireError(error: WireError): string {
+  return 'reason' in error ? `${error.code}: ${error.reason}` : error.code;
+}
+
 /** One sentence for a person. */
 export function describeIdentityError(error: IdentityError): string {
   switch (error.code) {
@@ -304,9 +330,11 @@ export function describeIdentityError(error: IdentityError): string {
     case 'IDENTITY_MALFORMED':
       return `the identity document cannot be read: ${error.reason}`;
     case 'IDENTITY_NOT_AN_IDENTITY':
-      return `this is not an identity document (its type is "${error.type}", not "Identity")`;
+      return `this is not an identity document (its type is ${error.type}, not "Identity")`;
     case 'IDENTITY_UNSUPPORTED_VERSION':
-      return `the identity document has version ${String(error.version)}, which this Postern does not know`;
+      return `the identity document has version ${error.version}, which this Postern does not know`;
+    case 'IDENTITY_DUPLICATE_FIELD':
+      return `the identity document has the field "${error.field}" twice: it was edited`;
     case 'IDENTITY_UNKNOWN_FIELD':
       return `the identity document has a field "${error.field}" that is not part of it: it was edited`;
     case 'IDENTITY_BAD_FIELD':

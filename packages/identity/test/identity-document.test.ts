@@ -6,6 +6,7 @@ import { createSodiumProvider } from '@postern/crypto';
 import {
   createIdentity,
   decodeIdentityRecord,
+  describeIdentityError,
   encodeIdentityRecord,
   formatIdentityDocument,
   parseIdentityDocument,
@@ -91,14 +92,60 @@ describe('the identity document', () => {
     const notIdentity = parseEdited((d) => (d['type'] = 'Contact'));
     assert.deepEqual(notIdentity, {
       ok: false,
-      error: { code: 'IDENTITY_NOT_AN_IDENTITY', type: 'Contact' },
+      error: { code: 'IDENTITY_NOT_AN_IDENTITY', type: '"Contact"' },
     });
     const future = parseEdited((d) => (d['version'] = 2));
-    assert.deepEqual(future, { ok: false, error: { code: 'IDENTITY_UNSUPPORTED_VERSION', version: 2 } });
+    assert.deepEqual(future, { ok: false, error: { code: 'IDENTITY_UNSUPPORTED_VERSION', version: '2' } });
     assert.equal(parseIdentityDocument(crypto, '{"type":').ok, false);
     assert.equal(parseIdentityDocument(crypto, '[]').ok, false);
     const huge = parseIdentityDocument(crypto, ' '.repeat(20_000));
     assert.equal(!huge.ok && huge.error.code, 'IDENTITY_TOO_LARGE');
+  });
+
+  it('refuses a field given twice, whichever copy a parser would keep', () => {
+    const twice = text.replace('"label": "Alice",', '"label": "Mallory",\n  "label": "Alice",');
+    assert.deepEqual(parseIdentityDocument(crypto, twice), {
+      ok: false,
+      error: { code: 'IDENTITY_DUPLICATE_FIELD', field: 'label' },
+    });
+    const escaped = text.replace('"label": "Alice",', '"\\u006cabel": "Mallory",\n  "label": "Alice",');
+    assert.equal(!parseIdentityDocument(crypto, escaped).ok && 'refused', 'refused');
+  });
+
+  it('refuses invisible and direction-changing characters in labels and relays', () => {
+    for (const label of ['Alice\u202Eecila', 'Ali\u200Bce', 'A\u2028B', 'A\uE000', 'A\uD800']) {
+      assert.throws(
+        () => createIdentity(crypto, { label }),
+        { code: 'IDENTITY_BAD_PROFILE' },
+        JSON.stringify(label),
+      );
+    }
+    for (const relay of ['wss://a\u202Eb', 'wss://a\uD800', 'wss://a\u200Db']) {
+      assert.throws(() => createIdentity(crypto, { label: 'A', relays: [relay] }), {
+        code: 'IDENTITY_BAD_PROFILE',
+      });
+    }
+  });
+
+  it('answers hostile values in any field with a typed error and a sentence, never a throw', () => {
+    const hostile: unknown[] = [
+      { toString: 1 },
+      { valueOf: 1 },
+      [],
+      null,
+      -0,
+      1e21,
+      1.5,
+      '\uD800',
+      'x'.repeat(1000),
+      true,
+    ];
+    for (const field of Object.keys(json)) {
+      for (const value of hostile) {
+        const result = parseEdited((d) => (d[field] = value));
+        if (!result.ok) assert.ok(describeIdentityError(result.error).length > 0);
+      }
+    }
   });
 
   it('refuses a signed document whose encryption key is a low-order point', () => {
@@ -150,10 +197,10 @@ describe('the identity document', () => {
       { numRuns: 10_000 },
     );
     fc.assert(
-      fc.property(fc.jsonValue(), (value) => {
+      fc.property(fc.jsonValue(), fc.constantFrom(...Object.keys(json)), (value, field) => {
         parseIdentityDocument(crypto, JSON.stringify(value) ?? 'null');
-        parseEdited((d) => (d['label'] = value));
-        parseEdited((d) => (d['replicants'] = value));
+        const result = parseEdited((d) => (d[field] = value));
+        if (!result.ok) describeIdentityError(result.error);
       }),
       { numRuns: 10_000 },
     );

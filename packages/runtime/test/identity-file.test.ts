@@ -1,5 +1,16 @@
 import assert from 'node:assert/strict';
-import { chmodSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -50,7 +61,7 @@ describe('the identity file store', () => {
       (e: unknown) =>
         e instanceof IdentityFileFailure &&
         e.error.code === 'IDENTITY_FILE_TOO_OPEN' &&
-        /chmod 600/.test(e.message),
+        /chmod go-rwx/.test(e.message),
     );
   });
 
@@ -67,6 +78,30 @@ describe('the identity file store', () => {
         /signature/.test(e.message),
     );
     assert.equal(readFileSync(secretPath, 'utf8'), damaged);
+  });
+
+  it('refuses to keep secrets in a directory other users can write into', () => {
+    const dir = freshDir();
+    mkdirSync(dir, { mode: 0o777 });
+    chmodSync(dir, 0o777);
+    assert.throws(
+      () => loadOrCreateIdentity(crypto, dir, 'Alice'),
+      (e: unknown) =>
+        e instanceof IdentityFileFailure && e.error.code === 'IDENTITY_FILE_TOO_OPEN' && e.error.path === dir,
+    );
+    assert.deepEqual(readdirSync(dir), [], 'no key was written');
+  });
+
+  it('does not follow a symlink planted where the secret file should be', () => {
+    const dir = freshDir();
+    const { secretPath } = loadOrCreateIdentity(crypto, dir, 'Alice');
+    const elsewhere = join(root, `moved-${n}`);
+    renameSync(secretPath, elsewhere);
+    symlinkSync(elsewhere, secretPath);
+    assert.throws(
+      () => loadIdentity(crypto, dir),
+      (e: unknown) => e instanceof IdentityFileFailure && e.error.code === 'IDENTITY_FILE_UNREADABLE',
+    );
   });
 
   it('says there is no identity when the directory is empty', () => {
