@@ -1,6 +1,7 @@
 // npm run bench [-- --quick]: every benchmark, printed with how it was measured.
 import { arch, cpus, totalmem } from 'node:os';
 import { printFigures, runEnvelopeBench } from './envelope.bench.ts';
+import { runTransportBench } from './transport.bench.ts';
 
 const quick = process.argv.includes('--quick');
 console.log('Postern benchmarks');
@@ -12,3 +13,4 @@ console.log(
   `  method: single thread; each figure is the median of ${quick ? 3 : 7} timed rounds of ${quick ? 100 : 300} ms after warm-up`,
 );
 printFigures(runEnvelopeBench(quick));
+await runTransportBench(quick);

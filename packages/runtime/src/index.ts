@@ -10,3 +10,15 @@ export {
   type IdentityFileError,
   type LoadedIdentity,
 } from './identity-file.ts';
+export { type Clock, systemClock } from './clock.ts';
+export { type ByteStream, tcpStream, webSocketStream } from './byte-stream.ts';
+export { LinkDriver } from './link-driver.ts';
+export { type Address, parseAddress, formatAddress } from './address.ts';
+export {
+  Host,
+  DialError,
+  DEFAULT_HOST_LIMITS,
+  type HostLimits,
+  type HostOptions,
+  type HostSendError,
+} from './host.ts';

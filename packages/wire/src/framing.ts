@@ -26,6 +26,19 @@ export function encodeFrame(
 }
 
 /**
+ * The 4-byte header alone, for writers that send header and payload as two chunks (a vectored
+ * write) instead of copying the payload behind it. The caller has checked the payload's size.
+ */
+/** Frames up to this size get their whole buffer when the header arrives. */
+const EAGER_ALLOCATION_BYTES = 65_536 + 1;
+
+export function encodeFrameHeader(payloadLength: number): Uint8Array {
+  const header = new Uint8Array(FRAME_HEADER_BYTES);
+  writeU32BE(header, 0, payloadLength);
+  return header;
+}
+
+/**
  * Splits a byte stream into frames, sans-I/O: push whatever bytes arrived, get back the frames they
  * complete. Chunks may split anywhere, the header included. A length above the maximum fails the
  * decoder at once, before any of that payload is buffered, and every later push returns the same
@@ -38,12 +51,19 @@ export class FrameDecoder {
   private readonly header = new Uint8Array(FRAME_HEADER_BYTES);
   private headerFilled = 0;
   private payloadLength = -1; // -1 while the header is incomplete
-  private payload = new Uint8Array(0); // capacity grows towards payloadLength as bytes arrive
+  private payload: Uint8Array = new Uint8Array(0); // capacity grows towards payloadLength as bytes arrive
   private payloadFilled = 0;
   private failure: FrameError | undefined;
+  private readonly shareChunks: boolean;
 
-  constructor(opts?: { maxFrameBytes?: number }) {
+  /**
+   * `shareChunks`: a frame that lies whole inside one pushed chunk is returned as a view of that
+   * chunk, not a copy. Only for callers that never modify a chunk after pushing it (socket reads
+   * are fresh buffers): it saves a copy of every frame on the receive path.
+   */
+  constructor(opts?: { maxFrameBytes?: number; shareChunks?: boolean }) {
     this.maxFrameBytes = opts?.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
+    this.shareChunks = opts?.shareChunks ?? false;
     checkLimit('maxFrameBytes', this.maxFrameBytes, MAX_FRAME_BYTES_CEILING);
   }
 
@@ -81,6 +101,11 @@ export class FrameDecoder {
   }
 
   private readPayload(chunk: Uint8Array, pos: number): number {
+    if (this.shareChunks && this.payloadFilled === 0 && chunk.length - pos >= this.payloadLength) {
+      this.payload = chunk.subarray(pos, pos + this.payloadLength);
+      this.payloadFilled = this.payloadLength;
+      return pos + this.payloadLength;
+    }
     const take = Math.min(this.payloadLength - this.payloadFilled, chunk.length - pos);
     this.reserve(this.payloadFilled + take);
     this.payload.set(chunk.subarray(pos, pos + take), this.payloadFilled);
@@ -88,10 +113,14 @@ export class FrameDecoder {
     return pos + take;
   }
 
-  /** Grows the payload buffer by doubling, capped at the declared length: memory follows the bytes received. */
+  /**
+   * Grows the payload buffer by doubling, capped at the declared length: memory follows the bytes
+   * received. A frame of up to 64 KiB gets its whole buffer at once: small enough to trust the header.
+   */
   private reserve(needed: number): void {
     if (needed <= this.payload.length) return;
-    const capacity = Math.min(this.payloadLength, Math.max(needed, this.payload.length * 2, 256));
+    const eager = this.payloadLength <= EAGER_ALLOCATION_BYTES ? this.payloadLength : 0;
+    const capacity = Math.min(this.payloadLength, Math.max(needed, eager, this.payload.length * 2, 256));
     const grown = new Uint8Array(capacity);
     grown.set(this.payload.subarray(0, this.payloadFilled));
     this.payload = grown;

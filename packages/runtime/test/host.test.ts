@@ -1,0 +1,117 @@
+import assert from 'node:assert/strict';
+import { after, describe, it } from 'node:test';
+import { type NodeId, bytesEqual, utf8 } from '@postern/core';
+import { createSodiumProvider } from '@postern/crypto';
+import { type NodeAnnouncement, createNodeKeys } from '@postern/transport';
+import { DialError, Host, type HostOptions } from '../src/index.ts';
+
+const crypto = createSodiumProvider();
+const hosts: Host[] = [];
+after(async () => {
+  await Promise.all(hosts.map((h) => h.close()));
+});
+
+function newHost(options: Partial<HostOptions> = {}): Host {
+  const host = new Host({ crypto, keys: createNodeKeys(crypto), ...options });
+  hosts.push(host);
+  return host;
+}
+
+/** Waits, turn by turn of the event loop, until `done()` holds: bounded, never a timed sleep. */
+async function eventually(done: () => boolean, what: string, turns = 5_000): Promise<void> {
+  for (let i = 0; i < turns && !done(); i++) await new Promise((resolve) => setImmediate(resolve));
+  assert.ok(done(), what);
+}
+
+describe('the host (connection manager)', { timeout: 60_000 }, () => {
+  it('keeps one link when two nodes dial each other at the same time', async () => {
+    const ups: string[] = [];
+    const received: string[] = [];
+    const a = newHost({ onLinkUp: () => ups.push('a') });
+    const b = newHost({
+      onLinkUp: () => ups.push('b'),
+      onMessage: (_from, _protocol, bytes) => received.push(new TextDecoder().decode(bytes)),
+    });
+    const [addressA, addressB] = [await a.listenTcp(0), await b.listenTcp(0)];
+    const [toB, toA] = await Promise.all([a.dial(addressB), b.dial(addressA)]);
+    assert.ok(bytesEqual(toB, b.nodeId) && bytesEqual(toA, a.nodeId));
+    await eventually(() => a.connectionCount === 1 && b.connectionCount === 1, 'one link left on each side');
+    assert.deepEqual(ups.sort(), ['a', 'b'], 'each side saw the peer come up once');
+    assert.ok(a.send(b.nodeId, 1, utf8('after the race')).ok);
+    await eventually(() => received.length === 1, 'the surviving link carries messages');
+    assert.deepEqual(received, ['after the race']);
+  });
+
+  it('shares one attempt between dials to the same address and reuses a link to a known node', async () => {
+    const a = newHost();
+    const b = newHost();
+    const address = await b.listenTcp(0);
+    const [first, second] = await Promise.all([a.dial(address), a.dial(address)]);
+    assert.ok(bytesEqual(first, second));
+    assert.equal(a.connectionCount, 1);
+    assert.ok(bytesEqual(await a.dial(address, { expectedNodeId: b.nodeId }), b.nodeId));
+    assert.equal(a.connectionCount, 1);
+  });
+
+  it('delivers messages and reports the peer announcement, over WebSocket too', async () => {
+    const messages: string[] = [];
+    let announcement: NodeAnnouncement | undefined;
+    const a = newHost({ onLinkUp: (_id, ann) => (announcement = ann) });
+    const b = newHost({
+      capabilities: ['relay'],
+      onMessage: (_from, protocol, bytes) => messages.push(`${protocol}:${new TextDecoder().decode(bytes)}`),
+    });
+    const address = await b.listenWebSocket(0);
+    const peer = await a.dial(address, { expectedNodeId: b.nodeId });
+    assert.ok(a.send(peer, 5, utf8('over ws')).ok);
+    await eventually(() => messages.length === 1, 'the message arrives');
+    assert.deepEqual(messages, ['5:over ws']);
+    assert.deepEqual(announcement?.capabilities, ['relay']);
+    assert.deepEqual(announcement?.addresses, [address]);
+  });
+
+  it('reconnects with IK using the static key from an announcement', async () => {
+    let announcement: NodeAnnouncement | undefined;
+    const a = newHost({ onLinkUp: (_id, ann) => (announcement = ann) });
+    const b = newHost();
+    const address = await b.listenTcp(0);
+    await a.dial(address);
+    await a.close();
+    const a2 = newHost();
+    const peer = await a2.dial(address, {
+      expectedNodeId: b.nodeId,
+      remoteStaticKey: (announcement as NodeAnnouncement).staticKey,
+    });
+    assert.ok(bytesEqual(peer, b.nodeId));
+  });
+
+  it('refuses inbound connections beyond its limit', async () => {
+    const server = newHost({ limits: { connectionsMax: 1 } });
+    const address = await server.listenTcp(0);
+    await newHost().dial(address);
+    await assert.rejects(newHost().dial(address), DialError);
+    assert.equal(server.connectionCount, 1);
+  });
+
+  it('backs off after a failed dial, saying when to retry', async () => {
+    const a = newHost();
+    const b = newHost();
+    const address = await b.listenTcp(0);
+    await b.close(); // nothing listens there any more
+    await assert.rejects(a.dial(address), (e: unknown) => e instanceof DialError && e.code === 'DIAL_FAILED');
+    await assert.rejects(
+      a.dial(address),
+      (e: unknown) => e instanceof DialError && e.code === 'DIAL_BACKOFF' && e.retryAtMs !== undefined,
+    );
+  });
+
+  it('refuses a dial that reaches a node other than the one expected', async () => {
+    const a = newHost();
+    const b = newHost();
+    const address = await b.listenTcp(0);
+    await assert.rejects(
+      a.dial(address, { expectedNodeId: new Uint8Array(32).fill(1) as NodeId }),
+      (e: unknown) => e instanceof DialError && /UnexpectedNode/.test(e.message),
+    );
+  });
+});
