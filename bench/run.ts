@@ -2,6 +2,7 @@
 import { arch, cpus, totalmem } from 'node:os';
 import { printFigures, runEnvelopeBench } from './envelope.bench.ts';
 import { runTransportBench } from './transport.bench.ts';
+import { printSimFigures, runSimBench } from './sim.bench.ts';
 
 const quick = process.argv.includes('--quick');
 console.log('Postern benchmarks');
@@ -14,3 +15,4 @@ console.log(
 );
 printFigures(runEnvelopeBench(quick));
 await runTransportBench(quick);
+printSimFigures(runSimBench(quick, quick ? 100_000 : 1_000_000));

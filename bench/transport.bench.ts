@@ -7,7 +7,7 @@ import { createInterface } from 'node:readline';
 import { performance } from 'node:perf_hooks';
 import type { Millis } from '@postern/core';
 import { type CryptoProvider, createSodiumProvider } from '@postern/crypto';
-import { Host } from '@postern/runtime';
+import { Host, LinkDriver, parseAddress, systemClock, tcpStream } from '@postern/runtime';
 import { Link, createNodeKeys, signAnnouncement } from '@postern/transport';
 import { formatRate, measure, median } from './harness.ts';
 
@@ -122,6 +122,59 @@ async function linkThroughput(
   return mbps;
 }
 
+/**
+ * Handshakes per second between two processes over loopback TCP, each process on its own core:
+ * CONCURRENCY dials in flight from here, each a fresh link that closes once established. The
+ * receiving process does the responder's side of every handshake: this is its rate per core.
+ */
+async function handshakesOverLoopback(
+  crypto: CryptoProvider,
+  sink: Awaited<ReturnType<typeof startSink>>,
+  pattern: 'XX' | 'IK',
+  seconds: number,
+): Promise<number> {
+  const me = peer(crypto);
+  const address = parseAddress(sink.link);
+  const remoteStaticKey = pattern === 'IK' ? await learnStaticKey(crypto, sink.link) : undefined;
+  const deadline = performance.now() + seconds * 1000;
+  let completed = 0;
+  const dialOnce = () =>
+    new Promise<void>((resolve, reject) => {
+      const socket = createConnection({ host: address.host, port: address.port });
+      socket.once('error', reject);
+      socket.once('connect', () => {
+        const link = new Link({
+          crypto, ...me, role: 'initiator', now: systemClock.monotonic(),
+          ...(remoteStaticKey ? { pattern: 'IK' as const, remoteStaticKey } : {}),
+        });
+        const driver = new LinkDriver(link, tcpStream(socket), systemClock, (event) => {
+          if (event.type === 'established') {
+            completed++;
+            socket.destroy();
+            resolve();
+          } else if (event.type === 'closed') resolve();
+        });
+        void driver;
+      });
+    });
+  const worker = async () => {
+    while (performance.now() < deadline) await dialOnce();
+  };
+  const start = performance.now();
+  await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+  return completed / ((performance.now() - start) / 1000);
+}
+
+const CONCURRENCY = 32;
+
+async function learnStaticKey(crypto: CryptoProvider, address: string): Promise<Uint8Array> {
+  let staticKey: Uint8Array | undefined;
+  const host = new Host({ crypto, keys: createNodeKeys(crypto), onLinkUp: (_id, announcement) => (staticKey = announcement.staticKey) });
+  await host.dial(address);
+  await host.close();
+  return staticKey as Uint8Array;
+}
+
 export async function runTransportBench(quick: boolean): Promise<void> {
   const crypto = createSodiumProvider();
   const opts = quick ? { rounds: 3, roundMs: 100 } : {};
@@ -138,6 +191,14 @@ export async function runTransportBench(quick: boolean): Promise<void> {
   const total = quick ? 16e6 : 256e6;
   const runs = quick ? 1 : 3;
   const sink = await startSink();
+  for (const pattern of ['XX', 'IK'] as const) {
+    const rates: number[] = [];
+    for (let i = 0; i < runs; i++) rates.push(await handshakesOverLoopback(crypto, sink, pattern, quick ? 1 : 3));
+    console.log(
+      `  ${pattern} handshakes between two processes over loopback TCP: ${median(rates).toFixed(0)} /s ` +
+        `(median of ${runs} runs of ${quick ? 1 : 3} s, ${CONCURRENCY} dials in flight; the responder's rate per core)`,
+    );
+  }
   // 65,513 bytes: the payload of one full 64 KiB Noise frame (65,535 − 16-byte tag − 6-byte record header).
   for (const size of [1024, 65_513, 1024 * 1024]) {
     const raw: number[] = [];

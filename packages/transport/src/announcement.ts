@@ -62,9 +62,17 @@ export function signAnnouncement(
   return { ...unsigned, signature: crypto.ed25519Sign(keys.signing.secretKey, signingBytes(unsigned)) };
 }
 
+/** Encoded once per announcement object: a node sends the same one in every handshake. */
 export function encodeAnnouncement(announcement: NodeAnnouncement): Uint8Array {
-  return encodeCanonical({ ...announcement });
+  let bytes = encoded.get(announcement);
+  if (bytes === undefined) {
+    bytes = encodeCanonical({ ...announcement });
+    encoded.set(announcement, bytes);
+  }
+  return bytes;
 }
+
+const encoded = new WeakMap<NodeAnnouncement, Uint8Array>();
 
 /**
  * Decodes and checks an announcement received in a handshake: well formed, signed by its signing
