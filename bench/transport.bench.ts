@@ -144,7 +144,10 @@ async function handshakesOverLoopback(
       socket.once('error', reject);
       socket.once('connect', () => {
         const link = new Link({
-          crypto, ...me, role: 'initiator', now: systemClock.monotonic(),
+          crypto,
+          ...me,
+          role: 'initiator',
+          now: systemClock.monotonic(),
           ...(remoteStaticKey ? { pattern: 'IK' as const, remoteStaticKey } : {}),
         });
         const driver = new LinkDriver(link, tcpStream(socket), systemClock, (event) => {
@@ -169,7 +172,11 @@ const CONCURRENCY = 32;
 
 async function learnStaticKey(crypto: CryptoProvider, address: string): Promise<Uint8Array> {
   let staticKey: Uint8Array | undefined;
-  const host = new Host({ crypto, keys: createNodeKeys(crypto), onLinkUp: (_id, announcement) => (staticKey = announcement.staticKey) });
+  const host = new Host({
+    crypto,
+    keys: createNodeKeys(crypto),
+    onLinkUp: (_id, announcement) => (staticKey = announcement.staticKey),
+  });
   await host.dial(address);
   await host.close();
   return staticKey as Uint8Array;
@@ -193,7 +200,8 @@ export async function runTransportBench(quick: boolean): Promise<void> {
   const sink = await startSink();
   for (const pattern of ['XX', 'IK'] as const) {
     const rates: number[] = [];
-    for (let i = 0; i < runs; i++) rates.push(await handshakesOverLoopback(crypto, sink, pattern, quick ? 1 : 3));
+    for (let i = 0; i < runs; i++)
+      rates.push(await handshakesOverLoopback(crypto, sink, pattern, quick ? 1 : 3));
     console.log(
       `  ${pattern} handshakes between two processes over loopback TCP: ${median(rates).toFixed(0)} /s ` +
         `(median of ${runs} runs of ${quick ? 1 : 3} s, ${CONCURRENCY} dials in flight; the responder's rate per core)`,
