@@ -1,8 +1,18 @@
-import { type AddressInfo, type Server, createConnection, createServer } from 'node:net';
+import { type AddressInfo, type Server, createServer } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { type NodeId, type Result, compareBytes, err, ok, toHex } from '@postern/core';
+import {
+  BoundedLru,
+  type NodeId,
+  type Result,
+  bytesEqual,
+  compareBytes,
+  err,
+  ok,
+  toHex,
+} from '@postern/core';
 import type { CryptoProvider } from '@postern/crypto';
 import {
+  type CloseCodeName,
   Link,
   type LinkEvent,
   type LinkLimits,
@@ -11,24 +21,30 @@ import {
   type NodeKeys,
   signAnnouncement,
 } from '@postern/transport';
-import { WebSocket, WebSocketServer } from 'ws';
+import { WebSocketServer } from 'ws';
+import { type Address, formatAddress, parseAddress } from './address.ts';
 import { type ByteStream, tcpStream, webSocketStream } from './byte-stream.ts';
 import { type Clock, systemClock } from './clock.ts';
+import { connect } from './connect.ts';
 import { LinkDriver } from './link-driver.ts';
-import { type Address, formatAddress, parseAddress } from './address.ts';
 
 /**
  * A node's network presence: listeners (TCP, WebSocket), dialing, and the links it holds, at most
  * one per peer node. Protocol machines see only `send(nodeId, protocol, bytes)` and the handlers.
+ * Spec: docs/protocols/transport.md ("Connection manager").
  */
 export interface HostLimits {
-  /** Links at once, handshaking ones included; more inbound connections are refused. */
+  /** Connections at once, inbound and outbound, until their sockets are closed. */
   readonly connectionsMax: number;
   /** A link with no application message either way for this long is closed. */
   readonly idleMs: number;
+  /** A dial with no connection after this long fails. */
+  readonly dialTimeoutMs: number;
   /** Backoff after a failed dial to an address: doubles from min to max. */
   readonly dialBackoffMinMs: number;
   readonly dialBackoffMaxMs: number;
+  /** Addresses whose recent failures are remembered (least recently failed forgotten first). */
+  readonly backoffAddressesMax: number;
   /** How long a graceful close waits for links to flush before cutting them. */
   readonly closeGraceMs: number;
 }
@@ -36,8 +52,10 @@ export interface HostLimits {
 export const DEFAULT_HOST_LIMITS: HostLimits = {
   connectionsMax: 256,
   idleMs: 5 * 60_000,
+  dialTimeoutMs: 10_000,
   dialBackoffMinMs: 1_000,
   dialBackoffMaxMs: 5 * 60_000,
+  backoffAddressesMax: 4096,
   closeGraceMs: 2_000,
 };
 
@@ -54,23 +72,38 @@ export interface HostOptions {
   readonly onDrained?: (nodeId: NodeId, protocol: number) => void;
 }
 
-export type HostSendError = LinkSendError | { code: 'HOST_NOT_CONNECTED' };
+export type HostSendError = LinkSendError | { code: 'HOST_NOT_CONNECTED' } | { code: 'HOST_CLOSED' };
 
 export class DialError extends Error {
   override name = 'DialError';
-  readonly code: 'DIAL_BACKOFF' | 'DIAL_FAILED' | 'DIAL_REFUSED_BY_LINK';
+  readonly code:
+    | 'DIAL_BACKOFF'
+    | 'DIAL_FAILED'
+    | 'DIAL_REFUSED_BY_LINK'
+    | 'DIAL_BAD_ADDRESS'
+    | 'DIAL_TOO_MANY'
+    | 'DIAL_HOST_CLOSED';
   readonly retryAtMs: number | undefined;
 
-  constructor(code: DialError['code'], message: string, retryAtMs?: number) {
-    super(message);
+  constructor(
+    code: DialError['code'],
+    message: string,
+    options: { retryAtMs?: number; cause?: unknown } = {},
+  ) {
+    super(message, { cause: options.cause });
     this.code = code;
-    this.retryAtMs = retryAtMs;
+    this.retryAtMs = options.retryAtMs;
   }
 }
 
-interface Backoff {
-  failures: number;
-  retryAt: number;
+interface DialOptions {
+  readonly expectedNodeId?: NodeId;
+  readonly remoteStaticKey?: Uint8Array;
+}
+
+interface Dialer {
+  resolve(id: NodeId): void;
+  reject(e: Error): void;
 }
 
 export class Host {
@@ -78,21 +111,26 @@ export class Host {
   readonly limits: HostLimits;
   readonly #options: HostOptions;
   readonly #clock: Clock;
+  /** Every connection whose socket is not yet closed: what `connectionsMax` counts. */
   readonly #drivers = new Set<LinkDriver>();
   readonly #byNode = new Map<string, LinkDriver>();
+  readonly #establishedAt = new Map<LinkDriver, number>();
   readonly #lastActivity = new Map<LinkDriver, number>();
   readonly #dialing = new Map<string, Promise<NodeId>>();
-  readonly #backoff = new Map<string, Backoff>();
+  readonly #cancels = new Set<() => void>();
+  readonly #backoff: BoundedLru<string, { failures: number; retryAt: number }>;
   readonly #servers: { close(): void }[] = [];
   readonly #addresses: string[] = [];
   #sweeper: NodeJS.Timeout | undefined;
   #announcement: NodeAnnouncement | undefined;
+  #closed = false;
 
   constructor(options: HostOptions) {
     this.#options = options;
     this.#clock = options.clock ?? systemClock;
     this.nodeId = options.keys.nodeId;
     this.limits = { ...DEFAULT_HOST_LIMITS, ...options.limits };
+    this.#backoff = new BoundedLru(this.limits.backoffAddressesMax);
     this.#sweeper = setInterval(() => this.#closeIdle(), Math.max(1000, this.limits.idleMs / 4));
     this.#sweeper.unref();
   }
@@ -112,67 +150,98 @@ export class Host {
 
   async listenTcp(port: number, host = '127.0.0.1'): Promise<string> {
     const server: Server = createServer((socket) => this.#accept(tcpStream(socket)));
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(port, host, () => resolve());
-    });
-    this.#servers.push(server);
-    const address = formatAddress({ scheme: 'tcp', host, port: (server.address() as AddressInfo).port });
-    this.#addresses.push(address);
-    this.#announcement = undefined;
-    return address;
+    await listening(server, (done) => server.listen(port, host, done));
+    return this.#listeningOn(server, { scheme: 'tcp', host, port: (server.address() as AddressInfo).port });
   }
 
   async listenWebSocket(port: number, host = '127.0.0.1'): Promise<string> {
     const server = new WebSocketServer({ port, host, maxPayload: 1024 * 1024 });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.once('listening', () => resolve());
-    });
+    await listening(server, (done) => server.once('listening', done));
     server.on('connection', (ws, request) => {
-      this.#accept(
-        webSocketStream(
-          ws,
-          `ws://${request.socket.remoteAddress ?? '?'}:${request.socket.remotePort ?? '?'}`,
-        ),
-      );
+      const { remoteAddress, remotePort } = request.socket;
+      this.#accept(webSocketStream(ws, `ws://${remoteAddress ?? '?'}:${remotePort ?? '?'}`));
     });
-    this.#servers.push(server);
-    const address = formatAddress({ scheme: 'ws', host, port: (server.address() as AddressInfo).port });
-    this.#addresses.push(address);
-    this.#announcement = undefined;
-    return address;
+    return this.#listeningOn(server, { scheme: 'ws', host, port: (server.address() as AddressInfo).port });
   }
 
   /**
    * Connects to an address and completes the handshake; resolves to the peer's node id. Dials to
-   * an address already being dialed share one attempt; a node already linked is not dialed again.
+   * an address already being dialed share one attempt (each caller's expected node id is still
+   * checked); a node already linked is not dialed again. An IK dial the peer refuses is retried
+   * once with XX (its static key may have changed).
    */
-  dial(
-    address: string,
-    options: { expectedNodeId?: NodeId; remoteStaticKey?: Uint8Array } = {},
-  ): Promise<NodeId> {
+  dial(address: string, options: DialOptions = {}): Promise<NodeId> {
+    if (this.#closed) return Promise.reject(new DialError('DIAL_HOST_CLOSED', 'this host is closed'));
+    let parsed: Address;
+    try {
+      parsed = parseAddress(address);
+    } catch (cause) {
+      return Promise.reject(new DialError('DIAL_BAD_ADDRESS', (cause as Error).message, { cause }));
+    }
     const existing = options.expectedNodeId && this.#byNode.get(toHex(options.expectedNodeId));
     if (existing?.link.state === 'established') return Promise.resolve(options.expectedNodeId as NodeId);
-    const pending = this.#dialing.get(address);
-    if (pending) return pending;
-    const backoff = this.#backoff.get(address);
+    const shared = this.#dialing.get(address) ?? this.#startDial(address, parsed, options);
+    return shared.then((nodeId) => {
+      if (options.expectedNodeId && !bytesEqual(nodeId, options.expectedNodeId)) {
+        throw new DialError('DIAL_REFUSED_BY_LINK', `${address} is another node than the one expected`);
+      }
+      return nodeId;
+    });
+  }
+
+  send(nodeId: NodeId, protocol: number, bytes: Uint8Array): Result<void, HostSendError> {
+    if (this.#closed) return err({ code: 'HOST_CLOSED' });
+    const driver = this.#byNode.get(toHex(nodeId));
+    if (driver === undefined) return err({ code: 'HOST_NOT_CONNECTED' });
+    const sent = driver.link.send(protocol, bytes);
+    if (!sent.ok) return sent;
+    this.#lastActivity.set(driver, this.#clock.monotonic());
+    driver.flush();
+    return ok(undefined);
+  }
+
+  /** Closes every link gracefully (queued messages are sent), cancels dials, closes the listeners. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    if (this.#sweeper) clearInterval(this.#sweeper);
+    this.#sweeper = undefined;
+    for (const cancel of this.#cancels) cancel();
+    for (const server of this.#servers) server.close();
+    for (const driver of this.#drivers) this.#closeLink(driver, 'ShuttingDown', 'the node is shutting down');
+    await waitUntil(() => this.#drivers.size === 0, this.limits.closeGraceMs);
+    for (const driver of this.#drivers) driver.stream.destroy();
+    await waitUntil(() => this.#drivers.size === 0, this.limits.closeGraceMs); // their close events
+  }
+
+  #startDial(address: string, parsed: Address, options: DialOptions): Promise<NodeId> {
+    const backoff = this.#backoff.peek(address);
     const now = this.#clock.monotonic();
     if (backoff && now < backoff.retryAt) {
-      const error = new DialError(
-        'DIAL_BACKOFF',
-        `${address} failed recently; retry after ${Math.ceil(backoff.retryAt - now)} ms`,
-        backoff.retryAt,
+      const wait = Math.ceil(backoff.retryAt - now);
+      return Promise.reject(
+        new DialError('DIAL_BACKOFF', `${address} failed recently; retry after ${wait} ms`, {
+          retryAtMs: backoff.retryAt,
+        }),
       );
-      return Promise.reject(error);
     }
-    const attempt = this.#dial(parseAddress(address), options).then(
+    const withFallback = this.#dialOnce(parsed, options).catch((error: unknown) => {
+      const refusedIk =
+        options.remoteStaticKey && error instanceof DialError && error.code === 'DIAL_REFUSED_BY_LINK';
+      if (!refusedIk) throw error;
+      const { remoteStaticKey: _key, ...xx } = options;
+      return this.#dialOnce(parsed, xx);
+    });
+    const attempt = withFallback.then(
       (nodeId) => {
         this.#backoff.delete(address);
         return nodeId;
       },
       (error: unknown) => {
-        this.#recordFailure(address);
+        // Only the network's failures count against an address, not a caller's mistake (a bad key).
+        const network =
+          error instanceof DialError &&
+          (error.code === 'DIAL_FAILED' || error.code === 'DIAL_REFUSED_BY_LINK');
+        if (network) this.#recordFailure(address);
         throw error;
       },
     );
@@ -181,62 +250,47 @@ export class Host {
     return tracked;
   }
 
-  send(nodeId: NodeId, protocol: number, bytes: Uint8Array): Result<void, HostSendError> {
-    const driver = this.#byNode.get(toHex(nodeId));
-    if (driver === undefined) return err({ code: 'HOST_NOT_CONNECTED' });
-    const sent = driver.link.send(protocol, bytes);
-    if (sent.ok) {
-      this.#lastActivity.set(driver, this.#clock.monotonic());
-      driver.flush();
+  async #dialOnce(address: Address, options: DialOptions): Promise<NodeId> {
+    if (this.#drivers.size >= this.limits.connectionsMax) {
+      throw new DialError('DIAL_TOO_MANY', `already ${this.#drivers.size} connections, the most allowed`);
     }
-    return sent.ok ? ok(undefined) : sent;
-  }
-
-  /** Closes every link gracefully (queued messages are sent), then the listeners. */
-  async close(): Promise<void> {
-    if (this.#sweeper) clearInterval(this.#sweeper);
-    this.#sweeper = undefined;
-    for (const server of this.#servers) server.close();
-    const drivers = [...this.#drivers];
-    for (const driver of drivers) {
-      driver.link.close(this.#clock.monotonic());
-      driver.flush();
+    const link = this.#newLink('initiator', options); // a bad key fails here, before any socket
+    const attempt = connect(address, this.limits.dialTimeoutMs);
+    this.#cancels.add(attempt.cancel);
+    let stream: ByteStream;
+    try {
+      stream = await attempt.stream;
+    } catch (cause) {
+      throw new DialError('DIAL_FAILED', (cause as Error).message, { cause });
+    } finally {
+      this.#cancels.delete(attempt.cancel);
     }
-    await waitUntil(() => this.#drivers.size === 0, this.limits.closeGraceMs);
-    for (const driver of this.#drivers) driver.stream.destroy();
-  }
-
-  #dial(
-    address: Address,
-    options: { expectedNodeId?: NodeId; remoteStaticKey?: Uint8Array },
-  ): Promise<NodeId> {
-    return new Promise<NodeId>((resolve, reject) => {
-      const onReady = (stream: ByteStream) => {
-        const link = this.#newLink('initiator', options);
-        this.#attach(link, stream, { resolve, reject });
-      };
-      if (address.scheme === 'tcp') {
-        const socket = createConnection({ host: address.host, port: address.port });
-        socket.once('connect', () => onReady(tcpStream(socket)));
-        socket.once('error', (error) =>
-          reject(new DialError('DIAL_FAILED', `${formatAddress(address)}: ${error.message}`)),
-        );
-      } else {
-        const ws = new WebSocket(`ws://${address.host}:${address.port}`, { maxPayload: 1024 * 1024 });
-        ws.once('open', () => onReady(webSocketStream(ws, formatAddress(address))));
-        ws.once('error', (error) =>
-          reject(new DialError('DIAL_FAILED', `${formatAddress(address)}: ${error.message}`)),
-        );
-      }
-    });
+    if (this.#closed) {
+      stream.destroy();
+      throw new DialError('DIAL_HOST_CLOSED', 'this host closed while dialing');
+    }
+    return new Promise<NodeId>((resolve, reject) => this.#attach(link, stream, { resolve, reject }));
   }
 
   #accept(stream: ByteStream): void {
-    if (this.#drivers.size >= this.limits.connectionsMax) {
+    if (this.#closed || this.#drivers.size >= this.limits.connectionsMax) {
       stream.destroy(); // no handshake yet, so no way to say why: the dialer backs off
       return;
     }
     this.#attach(this.#newLink('responder', {}), stream, undefined);
+  }
+
+  #listeningOn(
+    server: { close(): void; on(event: 'error', listener: () => void): unknown },
+    address: Address,
+  ): string {
+    // Errors after listening (EMFILE on accept, say) are transient and must not crash the process.
+    server.on('error', () => undefined);
+    this.#servers.push(server);
+    const text = formatAddress(address);
+    this.#addresses.push(text);
+    this.#announcement = undefined;
+    return text;
   }
 
   /** Signed once and reused until the addresses change: a signature per link would halve handshake rates. */
@@ -249,15 +303,11 @@ export class Host {
     return this.#announcement;
   }
 
-  #newLink(
-    role: 'initiator' | 'responder',
-    options: { expectedNodeId?: NodeId; remoteStaticKey?: Uint8Array },
-  ): Link {
-    const announcement = this.#currentAnnouncement();
+  #newLink(role: 'initiator' | 'responder', options: DialOptions): Link {
     return new Link({
       crypto: this.#options.crypto,
       keys: this.#options.keys,
-      announcement,
+      announcement: this.#currentAnnouncement(),
       role,
       ...(options.remoteStaticKey
         ? { pattern: 'IK' as const, remoteStaticKey: options.remoteStaticKey }
@@ -268,21 +318,19 @@ export class Host {
     });
   }
 
-  #attach(
-    link: Link,
-    stream: ByteStream,
-    dialer: { resolve(id: NodeId): void; reject(e: Error): void } | undefined,
-  ): void {
-    const driver = new LinkDriver(link, stream, this.#clock, (event) => this.#onEvent(driver, event, dialer));
+  #attach(link: Link, stream: ByteStream, dialer: Dialer | undefined): void {
+    const driver = new LinkDriver(
+      link,
+      stream,
+      this.#clock,
+      (event) => this.#onEvent(driver, event, dialer),
+      () => this.#drivers.delete(driver),
+    );
     this.#drivers.add(driver);
     this.#lastActivity.set(driver, this.#clock.monotonic());
   }
 
-  #onEvent(
-    driver: LinkDriver,
-    event: LinkEvent,
-    dialer: { resolve(id: NodeId): void; reject(e: Error): void } | undefined,
-  ): void {
+  #onEvent(driver: LinkDriver, event: LinkEvent, dialer: Dialer | undefined): void {
     switch (event.type) {
       case 'established': {
         const outcome = this.#keepNewLink(driver, event.nodeId);
@@ -298,8 +346,8 @@ export class Host {
         this.#options.onDrained?.(driver.link.remoteNodeId as NodeId, event.protocol);
         return;
       case 'closed': {
-        this.#drivers.delete(driver);
         this.#lastActivity.delete(driver);
+        this.#establishedAt.delete(driver);
         const nodeId = driver.link.remoteNodeId;
         dialer?.reject(new DialError('DIAL_REFUSED_BY_LINK', `link closed: ${event.code} (${event.detail})`));
         // A duplicate that lost to another link to the same node is not the node going away.
@@ -312,40 +360,55 @@ export class Host {
   }
 
   /**
-   * One link per peer. When both sides dialed at once each holds two links; both keep the one whose
-   * initiator has the smaller node id, so they agree without talking about it.
+   * One link per peer. When both sides dialed at once (the two handshakes overlap) each holds two
+   * links, and both keep the one whose initiator has the smaller node id, so they agree without
+   * talking about it. Otherwise the new link wins: the old one may be dead without anyone knowing.
    */
   #keepNewLink(driver: LinkDriver, nodeId: NodeId): 'first' | 'replaced' | 'dropped' {
+    const now = this.#clock.monotonic();
+    this.#establishedAt.set(driver, now);
     const key = toHex(nodeId);
     const current = this.#byNode.get(key);
-    if (current === undefined || current.link.state === 'closed') {
+    if (current === undefined || current.link.state !== 'established') {
       this.#byNode.set(key, driver);
       return 'first';
     }
+    const overlapping = now - (this.#establishedAt.get(current) ?? 0) < driver.link.limits.handshakeTimeoutMs;
     const initiatorOf = (d: LinkDriver) => (d.link.role === 'initiator' ? this.nodeId : nodeId);
-    const keepNew = compareBytes(initiatorOf(driver), initiatorOf(current)) < 0;
-    const loser = keepNew ? current : driver;
+    const keepNew = !overlapping || compareBytes(initiatorOf(driver), initiatorOf(current)) < 0;
     if (keepNew) this.#byNode.set(key, driver);
-    loser.link.close(this.#clock.monotonic());
-    loser.flush();
+    this.#closeLink(keepNew ? current : driver, 'Duplicate', 'another link to this node is kept');
     return keepNew ? 'replaced' : 'dropped';
+  }
+
+  #closeLink(driver: LinkDriver, code: CloseCodeName, detail: string): void {
+    driver.link.close(this.#clock.monotonic(), code, detail);
+    driver.flush();
   }
 
   #closeIdle(): void {
     const now = this.#clock.monotonic();
     for (const [driver, last] of this.#lastActivity) {
-      if (now - last >= this.limits.idleMs) {
-        driver.link.close(now);
-        driver.flush();
-      }
+      if (now - last >= this.limits.idleMs) this.#closeLink(driver, 'IdleTimeout', 'no messages for a while');
     }
   }
 
   #recordFailure(address: string): void {
-    const failures = (this.#backoff.get(address)?.failures ?? 0) + 1;
+    const failures = (this.#backoff.peek(address)?.failures ?? 0) + 1;
     const delay = Math.min(this.limits.dialBackoffMaxMs, this.limits.dialBackoffMinMs * 2 ** (failures - 1));
     this.#backoff.set(address, { failures, retryAt: this.#clock.monotonic() + delay });
   }
+}
+
+/** Resolves once a server listens; rejects with the error that stopped it (a port in use, say). */
+function listening(
+  server: { once(event: 'error', listener: (e: Error) => void): unknown },
+  start: (done: () => void) => void,
+): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    start(resolve);
+  });
 }
 
 /** Resolves when `done()` holds (checked every 10 ms) or after `timeoutMs`. */

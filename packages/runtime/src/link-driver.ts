@@ -6,12 +6,17 @@ import type { Clock } from './clock.ts';
 const WRITE_HIGH_WATER_BYTES = 1024 * 1024;
 /** How much one pull may take: a few Noise frames, so protocols keep taking turns. */
 const PULL_BYTES = 256 * 1024;
+/** After its link closed, a stream whose peer has not closed its side within this is destroyed. */
+const END_GRACE_MS = 2_000;
+
+type ClosedEvent = Extract<LinkEvent, { type: 'closed' }>;
 
 /**
  * Binds one sans-I/O Link to a real byte stream and real timers: feeds it what the stream reads,
  * writes what it pulls while the stream's buffer is below the high-water mark, arms one timer for
- * its next wake-up, and hands its events to the owner. When the link closes, the last bytes (a
- * CLOSE record) are written and the stream ended.
+ * its next wake-up, and hands its events to the owner. When the link closes, its last bytes (a
+ * CLOSE record) are written and the stream ended, then destroyed if the peer does not close its
+ * side. `onGone` runs once the stream is really closed: until then the connection still counts.
  */
 export class LinkDriver {
   readonly link: Link;
@@ -19,7 +24,9 @@ export class LinkDriver {
   readonly #clock: Clock;
   readonly #onEvent: (event: LinkEvent, driver: LinkDriver) => void;
   #timer: NodeJS.Timeout | undefined;
+  #destroyTimer: NodeJS.Timeout | undefined;
   #ended = false;
+  #closedDelivered = false;
   #pumpScheduled = false;
 
   constructor(
@@ -27,6 +34,7 @@ export class LinkDriver {
     stream: ByteStream,
     clock: Clock,
     onEvent: (event: LinkEvent, driver: LinkDriver) => void,
+    onGone: (driver: LinkDriver) => void = () => undefined,
   ) {
     this.link = link;
     this.stream = stream;
@@ -39,19 +47,12 @@ export class LinkDriver {
     stream.onDrain(() => this.pump());
     stream.onClose((error) => {
       this.#clearTimer();
-      if (link.state !== 'closed') {
-        link.close(clock.monotonic());
-        this.#ended = true;
-        this.#onEvent(
-          {
-            type: 'closed',
-            code: 'Normal',
-            detail: error ? error.message : 'connection closed',
-            byPeer: true,
-          },
-          this,
-        );
-      }
+      if (this.#destroyTimer !== undefined) clearTimeout(this.#destroyTimer);
+      this.#ended = true;
+      // The socket went away under the link: reported once, as the peer's doing.
+      const detail = error ? error.message : 'connection closed';
+      this.#deliverClosed({ type: 'closed', code: 'Normal', detail, byPeer: true });
+      onGone(this);
     });
     this.pump();
   }
@@ -93,14 +94,22 @@ export class LinkDriver {
   }
 
   #deliver(event: LinkEvent): void {
-    if (event.type === 'closed' && !this.#ended) {
+    if (event.type !== 'closed') return this.#onEvent(event, this);
+    if (!this.#ended) {
       this.#ended = true;
       this.#clearTimer();
-      // The link's last words (a CLOSE record) go out before the stream ends.
       const last = this.link.pull(PULL_BYTES, this.#clock.monotonic());
       if (last.length > 0) this.stream.writev(last);
       this.stream.end();
+      this.#destroyTimer = setTimeout(() => this.stream.destroy(), END_GRACE_MS);
+      this.#destroyTimer.unref();
     }
+    this.#deliverClosed(event);
+  }
+
+  #deliverClosed(event: ClosedEvent): void {
+    if (this.#closedDelivered) return;
+    this.#closedDelivered = true;
     this.#onEvent(event, this);
   }
 

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
+import { createConnection } from 'node:net';
 import { after, describe, it } from 'node:test';
-import { type NodeId, bytesEqual, utf8 } from '@postern/core';
+import { type Millis, type NodeId, bytesEqual, utf8 } from '@postern/core';
 import { createSodiumProvider } from '@postern/crypto';
 import { type NodeAnnouncement, createNodeKeys } from '@postern/transport';
 import { DialError, Host, type HostOptions } from '../src/index.ts';
@@ -113,5 +114,94 @@ describe('the host (connection manager)', { timeout: 60_000 }, () => {
       a.dial(address, { expectedNodeId: new Uint8Array(32).fill(1) as NodeId }),
       (e: unknown) => e instanceof DialError && /UnexpectedNode/.test(e.message),
     );
+  });
+
+  it('rejects a dial with a bad static key instead of crashing', async () => {
+    const a = newHost();
+    const b = newHost();
+    const address = await b.listenTcp(0);
+    await assert.rejects(a.dial(address, { remoteStaticKey: new Uint8Array(31) }), {
+      code: 'NOISE_BAD_KEY_LENGTH',
+    });
+    await assert.rejects(a.dial(address, { remoteStaticKey: new Uint8Array(32) }), { code: 'NOISE_BAD_KEY' });
+    await assert.rejects(
+      a.dial('tcp://nowhere'),
+      (e: unknown) => e instanceof DialError && e.code === 'DIAL_BAD_ADDRESS',
+    );
+  });
+
+  it('falls back to XX when the peer refuses an IK handshake (its static key changed)', async () => {
+    const a = newHost();
+    const b = newHost();
+    const address = await b.listenTcp(0);
+    const stale = createNodeKeys(crypto).staticKey.publicKey;
+    const peer = await a.dial(address, { remoteStaticKey: stale });
+    assert.ok(bytesEqual(peer, b.nodeId));
+  });
+
+  it('checks each caller of a shared dial against the node it expects', async () => {
+    const a = newHost();
+    const b = newHost();
+    const address = await b.listenTcp(0);
+    const [right, wrong] = await Promise.allSettled([
+      a.dial(address, { expectedNodeId: b.nodeId }),
+      a.dial(address, { expectedNodeId: new Uint8Array(32).fill(7) as NodeId }),
+    ]);
+    assert.equal(right.status, 'fulfilled');
+    assert.equal(wrong.status, 'rejected');
+  });
+
+  it('refuses dials and sends once closed', async () => {
+    const a = newHost();
+    const b = newHost();
+    const address = await b.listenTcp(0);
+    await a.dial(address);
+    await a.close();
+    await assert.rejects(
+      a.dial(address),
+      (e: unknown) => e instanceof DialError && e.code === 'DIAL_HOST_CLOSED',
+    );
+    assert.deepEqual(a.send(b.nodeId, 1, utf8('x')), { ok: false, error: { code: 'HOST_CLOSED' } });
+  });
+
+  it('counts connections until their sockets close, so half-open peers cannot exceed the limit', async () => {
+    const server = newHost({ limits: { connectionsMax: 3 } });
+    const address = await server.listenTcp(0);
+    const port = Number(address.split(':').pop());
+    const clients = [];
+    for (let i = 0; i < 6; i++) {
+      // A client that never closes its side, after sending an oversize frame header (the link fails at once).
+      const socket = createConnection({ host: '127.0.0.1', port, allowHalfOpen: true });
+      socket.on('error', () => undefined);
+      clients.push(socket);
+      await new Promise((resolve) => socket.once('connect', resolve));
+      socket.write(new Uint8Array([0x7f, 0xff, 0xff, 0xff]));
+      await eventually(() => server.connectionCount <= 3, 'never more than the limit');
+    }
+    await server.close();
+    assert.equal(server.connectionCount, 0, 'every socket the server held is gone after close');
+    for (const socket of clients) socket.destroy();
+  });
+
+  it('keeps a new link from a restarted peer over a stale one', async () => {
+    let fakeNow = 1_000_000;
+    const clock = { monotonic: () => fakeNow as Millis, wall: () => Date.now() as Millis };
+    const received: string[] = [];
+    const a = newHost({ clock });
+    const addressA = await a.listenTcp(0);
+    const keysB = createNodeKeys(crypto);
+    const b = newHost({ keys: keysB });
+    await a.dial(await b.listenTcp(0));
+    fakeNow += 60_000; // long after: B's process restarts with the same keys and dials A
+    const b2 = newHost({
+      keys: keysB,
+      onMessage: (_f, _p, bytes) => received.push(new TextDecoder().decode(bytes)),
+    });
+    await b2.dial(addressA);
+    await eventually(
+      () => a.send(keysB.nodeId, 1, utf8('to the new B')).ok && received.length === 1,
+      'A reaches the restarted B',
+    );
+    assert.deepEqual(received.slice(0, 1), ['to the new B']);
   });
 });

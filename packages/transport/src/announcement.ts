@@ -33,6 +33,7 @@ const SIGN_DOMAIN = utf8('postern/announcement/v1\n');
 
 export type AnnouncementError =
   | { code: 'ANNOUNCEMENT_MALFORMED'; error: WireError }
+  | { code: 'ANNOUNCEMENT_UNSUPPORTED_VERSION'; version: number }
   | { code: 'ANNOUNCEMENT_BAD_SIGNATURE' }
   | { code: 'ANNOUNCEMENT_WRONG_STATIC_KEY' };
 
@@ -86,6 +87,8 @@ export function decodeAnnouncement(
   const decoded = decodeWith(bytes, readAnnouncement, { maxBytes: ANNOUNCEMENT_BYTES_MAX });
   if (!decoded.ok) return err({ code: 'ANNOUNCEMENT_MALFORMED', error: decoded.error });
   const announcement = decoded.value;
+  if (announcement.version !== LINK_PROTOCOL_VERSION)
+    return err({ code: 'ANNOUNCEMENT_UNSUPPORTED_VERSION', version: announcement.version });
   const { signature, ...unsigned } = announcement;
   if (!crypto.ed25519Verify(announcement.signingKey, signingBytes(unsigned), signature)) {
     return err({ code: 'ANNOUNCEMENT_BAD_SIGNATURE' });

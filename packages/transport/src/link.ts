@@ -24,8 +24,9 @@ import {
 import type { NodeKeys } from './node-keys.ts';
 import {
   FLAG_FINAL,
+  FLAG_GRACEFUL,
+  PING_BYTES,
   type LinkRecord,
-  RECORD_HEADER_BYTES,
   RecordKind,
   closeReasonText,
   closeRecord,
@@ -51,7 +52,6 @@ const PROTOCOL_NAME: Record<HandshakePattern, string> = {
   IK: 'Noise_IK_25519_ChaChaPoly_BLAKE2b',
 };
 const PROLOGUE = utf8('postern/link/v1\n');
-const MAX_FRAGMENT_BYTES = RECORD_PLAINTEXT_BYTES_MAX - RECORD_HEADER_BYTES;
 
 export type LinkEvent =
   | { type: 'established'; nodeId: NodeId; announcement: NodeAnnouncement; handshakeHash: Uint8Array }
@@ -106,6 +106,12 @@ export class Link {
   #lastReceivedAt: number;
   #pingPending = false;
   #pendingAnnouncement: NodeAnnouncement | undefined;
+  #handshakeHash: Uint8Array | undefined;
+  #closeCode: CloseCodeName = 'Normal';
+  #closeDetail = 'bye';
+  #closeSent = false;
+  #peerClosing = false;
+  #peerDetail = '';
 
   constructor(options: LinkOptions) {
     this.role = options.role;
@@ -149,12 +155,17 @@ export class Link {
     return this.#queues.push(protocol, message) ? ok(undefined) : err({ code: 'LINK_QUEUE_FULL', protocol });
   }
 
-  /** Graceful close: what is queued is sent, then a CLOSE record. */
-  close(now: Millis): void {
+  /**
+   * Graceful close: what is queued is sent, then a CLOSE record; the link keeps reading until the
+   * peer's own CLOSE (the peer flushes first), or `closeTimeoutMs`.
+   */
+  close(now: Millis, code: CloseCodeName = 'Normal', detail = 'bye'): void {
     if (this.#state === 'closed' || this.#state === 'closing') return;
-    if (this.#state === 'handshaking') return this.#fail('Normal', 'closed during the handshake', now);
+    if (this.#state === 'handshaking') return this.#fail(code, `${detail} (during the handshake)`, now);
     this.#state = 'closing';
-    this.#deadline = now + this.limits.handshakeTimeoutMs;
+    this.#closeCode = code;
+    this.#closeDetail = detail;
+    this.#deadline = now + this.limits.closeTimeoutMs;
   }
 
   /** Bytes read from the socket, in any chunking. The link may keep views of them: do not modify them afterwards. */
@@ -165,7 +176,7 @@ export class Link {
     if (!frames.ok) return this.#fail('FrameTooLarge', `a frame of ${frames.error.size} bytes`, now);
     for (const frame of frames.value) {
       if ((this.#state as LinkState) === 'closed') return; // a frame may have closed the link
-      if (this.#handshake !== undefined || this.#state === 'handshaking') this.#handshakeFrame(frame, now);
+      if (this.#receive === undefined) this.#handshakeFrame(frame, now);
       else this.#transportFrame(frame, now);
     }
   }
@@ -174,7 +185,9 @@ export class Link {
     if (this.#state === 'closed') return;
     if (this.#state === 'handshaking' && now >= this.#deadline)
       return this.#fail('HandshakeTimeout', 'handshake stalled', now);
-    if (this.#state === 'closing' && now >= this.#deadline) return this.#finishClose('closing timed out');
+    if (this.#state === 'closing' && now >= this.#deadline) {
+      return this.#finishClose(this.#peerClosing, 'closing timed out');
+    }
     if (now >= this.#lastReceivedAt + 2 * this.limits.keepaliveMs)
       return this.#fail('IdleTimeout', 'peer silent', now);
     if (
@@ -182,8 +195,7 @@ export class Link {
       now >= this.#lastSentAt + this.limits.keepaliveMs &&
       !this.#pingPending
     ) {
-      this.#pingPending = true;
-      this.#control.push({ kind: RecordKind.Ping, tag: 0, flags: 0, payload: new Uint8Array(8) });
+      this.#queuePing();
     }
   }
 
@@ -203,9 +215,15 @@ export class Link {
       out.push(...frame);
       size += frame[1].length;
     }
-    if (this.#state === 'closing' && this.#queues.totalBytes === 0 && this.#control.length === 0) {
-      out.push(...this.#encryptFrame(closeRecord(CloseCode.Normal, 'bye'), now));
-      this.#finishClose('closed');
+    if (
+      this.#state === 'closing' &&
+      !this.#closeSent &&
+      this.#queues.totalBytes === 0 &&
+      this.#control.length === 0
+    ) {
+      out.push(...this.#encryptFrame(closeRecord(CloseCode[this.#closeCode], this.#closeDetail, true), now));
+      this.#closeSent = true;
+      if (this.#peerClosing) this.#finishClose(true, this.#peerDetail);
     }
     return out;
   }
@@ -218,19 +236,20 @@ export class Link {
   #nextTimeout(): Millis | undefined {
     if (this.#state === 'closed') return undefined;
     if (this.#state === 'handshaking' || this.#state === 'closing') return this.#deadline as Millis;
-    return Math.min(
-      this.#lastSentAt + this.limits.keepaliveMs,
-      this.#lastReceivedAt + 2 * this.limits.keepaliveMs,
-    ) as Millis;
+    const dead = this.#lastReceivedAt + 2 * this.limits.keepaliveMs;
+    // While a PING is out (or queued behind a full socket) only the dead-peer timer runs.
+    return (this.#pingPending ? dead : Math.min(this.#lastSentAt + this.limits.keepaliveMs, dead)) as Millis;
   }
 
   #nextFrame(now: Millis): Frame | undefined {
     const handshake = this.#handshakeFrames.shift();
     if (handshake !== undefined) return handshake;
-    if (this.#send === undefined || this.#state === 'closed') return undefined;
+    if (this.#send === undefined || this.#state === 'closed' || this.#closeSent) return undefined;
     const control = this.#control.shift();
     if (control !== undefined) return this.#encryptFrame(control, now);
-    const fragment = this.#queues.nextFragment(MAX_FRAGMENT_BYTES);
+    // No application data before the peer is confirmed (an IK responder waits for its first record).
+    if (this.#state !== 'established' && this.#state !== 'closing') return undefined;
+    const fragment = this.#queues.nextFragment(this.limits.fragmentBytes);
     if (fragment === undefined) return undefined;
     for (const protocol of fragment.drained) this.#events.push({ type: 'drained', protocol });
     const flags = fragment.final ? FLAG_FINAL : 0;
@@ -312,15 +331,35 @@ export class Link {
   }
 
   #establish(hs: HandshakeState): void {
-    const { send, receive, handshakeHash } = hs.split();
+    const { send, receive } = hs.split();
     this.#send = send;
     this.#receive = receive;
+    this.#handshakeHash = hs.handshakeHash;
     this.#handshake = undefined;
+    // An IK first message can be replayed by anyone who saw it: an IK responder believes in its
+    // peer only once a record under the new keys arrives, which takes the initiator's live
+    // ephemeral key. The initiator sends one (a PING) at once.
+    if (this.#pattern === 'IK' && this.role === 'responder') return;
+    if (this.#pattern === 'IK') this.#queuePing();
+    this.#confirm();
+  }
+
+  #confirm(): void {
     this.#state = 'established';
     const nodeId = this.#remoteNodeId as NodeId;
     const announcement = this.#pendingAnnouncement as NodeAnnouncement;
     this.#pendingAnnouncement = undefined;
-    this.#events.push({ type: 'established', nodeId, announcement, handshakeHash });
+    this.#events.push({
+      type: 'established',
+      nodeId,
+      announcement,
+      handshakeHash: this.#handshakeHash as Uint8Array,
+    });
+  }
+
+  #queuePing(): void {
+    this.#pingPending = true;
+    this.#control.push({ kind: RecordKind.Ping, tag: 0, flags: 0, payload: new Uint8Array(PING_BYTES) });
   }
 
   #transportFrame(frame: Uint8Array, now: Millis): void {
@@ -333,6 +372,7 @@ export class Link {
         now,
       );
     if (++this.#receivedRecords % this.limits.rekeyIntervalMessages === 0) cipher.rekey();
+    if (this.#state === 'handshaking') this.#confirm(); // an IK responder's first record: the peer is live
     const record = decodeRecord(plaintext.value);
     if (!record.ok) return this.#fail('ProtocolViolation', record.error, now);
     const { kind, tag, flags, payload } = record.value;
@@ -346,11 +386,16 @@ export class Link {
       this.#pingPending = false;
       return;
     }
-    this.#peerClosed(tag, closeReasonText(payload));
+    this.#peerClosed(tag, flags, closeReasonText(payload), now);
   }
 
   #dataRecord(protocol: number, flags: number, payload: Uint8Array, now: Millis): void {
     if (protocol === 0) return this.#fail('ProtocolViolation', 'data for protocol 0', now);
+    // Senders fill every fragment but the last: tiny or empty fragments would make reassembly
+    // hold far more memory than the bytes it counts.
+    if ((flags & FLAG_FINAL) === 0 && payload.length !== this.limits.fragmentBytes) {
+      return this.#fail('ProtocolViolation', 'a fragment that is neither full nor final', now);
+    }
     const partial = this.#partial.get(protocol);
     const bytes = (partial?.bytes ?? 0) + payload.length;
     if (bytes > this.limits.messageBytesMax)
@@ -371,23 +416,38 @@ export class Link {
     this.#partial.set(protocol, entry);
   }
 
-  #peerClosed(code: number, detail: string): void {
-    this.#shutdown();
-    this.#events.push({ type: 'closed', code: closeCodeName(code), detail, byPeer: true });
+  /**
+   * A CLOSE from the peer. Abrupt (no GRACEFUL flag): the link ends now. Graceful: if we closed first,
+   * this is the answer and the link ends; else we send what is queued, answer with our CLOSE, and end.
+   */
+  #peerClosed(code: number, flags: number, detail: string, now: Millis): void {
+    if ((flags & FLAG_GRACEFUL) === 0) {
+      this.#shutdown();
+      this.#events.push({ type: 'closed', code: closeCodeName(code), detail, byPeer: true });
+      return;
+    }
+    if (this.#closeSent) return this.#finishClose(false, this.#closeDetail);
+    this.#peerClosing = true;
+    this.#peerDetail = detail;
+    if (this.#state !== 'closing') {
+      this.#state = 'closing';
+      this.#closeCode = closeCodeName(code);
+      this.#deadline = now + this.limits.closeTimeoutMs;
+    }
   }
 
   /** Ends the link for a local reason; once established, the peer is told why (best effort). */
   #fail(code: CloseCodeName, detail: string, now: Millis): void {
-    const established = this.#send !== undefined && this.#state !== 'closed';
+    const canTell = this.#send !== undefined && this.#state !== 'closed' && !this.#closeSent;
     this.#shutdown();
-    if (established)
-      this.#handshakeFrames.push(this.#encryptFrame(closeRecord(CloseCode[code], detail), now));
+    if (canTell)
+      this.#handshakeFrames.push(this.#encryptFrame(closeRecord(CloseCode[code], detail, false), now));
     this.#events.push({ type: 'closed', code, detail, byPeer: false });
   }
 
-  #finishClose(detail: string): void {
+  #finishClose(byPeer: boolean, detail: string): void {
     this.#shutdown();
-    this.#events.push({ type: 'closed', code: 'Normal', detail, byPeer: false });
+    this.#events.push({ type: 'closed', code: this.#closeCode, detail, byPeer });
   }
 
   #shutdown(): void {

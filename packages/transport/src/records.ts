@@ -11,7 +11,14 @@ import { type Result, err, fromUtf8, ok, utf8 } from '@postern/core';
  */
 export const RecordKind = { Data: 0, Ping: 1, Pong: 2, Close: 3 } as const;
 export type RecordKind = (typeof RecordKind)[keyof typeof RecordKind];
+/** On DATA: the last fragment of a message. */
 export const FLAG_FINAL = 0x01;
+/** On CLOSE: a graceful close (the sender flushed and keeps reading until the peer's CLOSE). */
+export const FLAG_GRACEFUL = 0x01;
+/** A CLOSE reason is at most this many bytes of UTF-8. */
+export const CLOSE_REASON_BYTES_MAX = 200;
+/** PING and PONG carry exactly this many bytes. */
+export const PING_BYTES = 8;
 export const RECORD_HEADER_BYTES = 6;
 
 export interface LinkRecord {
@@ -46,15 +53,26 @@ export function decodeRecord(plaintext: Uint8Array): Result<LinkRecord, string> 
   const length = ((plaintext[4] as number) << 8) | (plaintext[5] as number);
   const end = RECORD_HEADER_BYTES + length;
   if (end > plaintext.length) return err('a record payload runs past its end');
-  if ((flags & ~FLAG_FINAL) !== 0 || (kind !== RecordKind.Data && flags !== 0))
-    return err('unknown record flags');
+  const flagged = kind === RecordKind.Data || kind === RecordKind.Close; // only these have a flag bit
+  if ((flags & ~FLAG_FINAL) !== 0 || (!flagged && flags !== 0)) return err('unknown record flags');
+  if ((kind === RecordKind.Ping || kind === RecordKind.Pong) && (tag !== 0 || length !== PING_BYTES)) {
+    return err('a PING or PONG is 8 bytes with tag 0');
+  }
+  if (kind === RecordKind.Close && length > CLOSE_REASON_BYTES_MAX) return err('a CLOSE reason is too long');
   for (let i = end; i < plaintext.length; i++)
     if (plaintext[i] !== 0) return err('record padding is not zero');
   return ok({ kind: kind as RecordKind, tag, flags, payload: plaintext.subarray(RECORD_HEADER_BYTES, end) });
 }
 
-export function closeRecord(code: number, reason: string): LinkRecord {
-  return { kind: RecordKind.Close, tag: code, flags: 0, payload: utf8(reason.slice(0, 200)) };
+export function closeRecord(code: number, reason: string, graceful: boolean): LinkRecord {
+  let payload = utf8(reason);
+  // Cut to the byte limit on a character boundary (a UTF-8 continuation byte is 10xxxxxx).
+  if (payload.length > CLOSE_REASON_BYTES_MAX) {
+    let end = CLOSE_REASON_BYTES_MAX;
+    while (end > 0 && ((payload[end] as number) & 0xc0) === 0x80) end--;
+    payload = payload.subarray(0, end);
+  }
+  return { kind: RecordKind.Close, tag: code, flags: graceful ? FLAG_GRACEFUL : 0, payload };
 }
 
 export function closeReasonText(payload: Uint8Array): string {
