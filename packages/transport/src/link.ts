@@ -89,7 +89,8 @@ export class Link {
   readonly #frames = new FrameDecoder({ maxFrameBytes: NOISE_MESSAGE_BYTES_MAX + 1, shareChunks: true });
   readonly #queues: SendQueues;
   readonly #events: LinkEvent[] = [];
-  readonly #handshakeFrames: Frame[] = [];
+  /** Frames built ahead of pull: handshake messages, and the CLOSE of a link that failed. */
+  readonly #readyFrames: Frame[] = [];
   readonly #control: LinkRecord[] = [];
   readonly #partial = new Map<number, { chunks: Uint8Array[]; bytes: number }>();
   #state: LinkState = 'handshaking';
@@ -242,8 +243,8 @@ export class Link {
   }
 
   #nextFrame(now: Millis): Frame | undefined {
-    const handshake = this.#handshakeFrames.shift();
-    if (handshake !== undefined) return handshake;
+    const ready = this.#readyFrames.shift();
+    if (ready !== undefined) return ready;
     if (this.#send === undefined || this.#state === 'closed' || this.#closeSent) return undefined;
     const control = this.#control.shift();
     if (control !== undefined) return this.#encryptFrame(control, now);
@@ -290,7 +291,7 @@ export class Link {
       this.#pattern === 'XX' && this.#handshakeMessages === 0 ? new Uint8Array(0) : this.#announcement;
     this.#handshakeMessages++;
     const body = concatBytes(prefix, hs.writeMessage(payload));
-    this.#handshakeFrames.push([encodeFrameHeader(body.length), body]);
+    this.#readyFrames.push([encodeFrameHeader(body.length), body]);
   }
 
   #handshakeFrame(frame: Uint8Array, now: Millis): void {
@@ -440,8 +441,7 @@ export class Link {
   #fail(code: CloseCodeName, detail: string, now: Millis): void {
     const canTell = this.#send !== undefined && this.#state !== 'closed' && !this.#closeSent;
     this.#shutdown();
-    if (canTell)
-      this.#handshakeFrames.push(this.#encryptFrame(closeRecord(CloseCode[code], detail, false), now));
+    if (canTell) this.#readyFrames.push(this.#encryptFrame(closeRecord(CloseCode[code], detail, false), now));
     this.#events.push({ type: 'closed', code, detail, byPeer: false });
   }
 
