@@ -18,9 +18,14 @@ function newHost(options: Partial<HostOptions> = {}): Host {
   return host;
 }
 
-/** Waits, turn by turn of the event loop, until `done()` holds: bounded, never a timed sleep. */
-async function eventually(done: () => boolean, what: string, turns = 5_000): Promise<void> {
-  for (let i = 0; i < turns && !done(); i++) await new Promise((resolve) => setImmediate(resolve));
+/**
+ * Waits, turn by turn of the event loop, until `done()` holds; never a timed sleep. Bounded by time
+ * rather than turns: loopback events arrive after a few milliseconds on a loaded machine, and a turn
+ * of an idle loop takes microseconds.
+ */
+async function eventually(done: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (!done() && performance.now() < deadline) await new Promise((resolve) => setImmediate(resolve));
   assert.ok(done(), what);
 }
 
