@@ -44,46 +44,78 @@ function peer(crypto: CryptoProvider): Peer {
   };
 }
 
-/** A receiving process: `expect(bytes)` resolves once the sink has counted that many bytes. */
-async function startSink(): Promise<{
-  raw: number;
-  link: string;
-  expect(bytes: number): Promise<void>;
+/** The receiving process (bench/fixtures/sink.ts), driven by one-line commands, each answered by one line. */
+interface Sink {
+  readonly raw: number;
+  readonly link: string;
+  /** Resolves once the sink has counted that many bytes, with the CPU milliseconds it spent on them. */
+  expect(bytes: number): Promise<number>;
+  /** Starts the sink's CPU clock; `cpuMs` reads it. */
+  mark(): Promise<void>;
+  cpuMs(): Promise<number>;
   stop(): void;
-}> {
+}
+
+export async function startSink(): Promise<Sink> {
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', new URL('fixtures/sink.ts', import.meta.url).pathname],
-    {
-      stdio: ['pipe', 'pipe', 'inherit'],
-    },
+    [
+      ...(process.env.SINK_ARGS?.split(' ') ?? []),
+      '--import',
+      'tsx',
+      new URL('fixtures/sink.ts', import.meta.url).pathname,
+    ],
+    { stdio: ['pipe', 'pipe', 'inherit'] },
   );
   const lines = createInterface({ input: child.stdout });
-  const waiting: (() => void)[] = [];
-  const first = new Promise<string>((resolve) => lines.once('line', resolve));
+  const answers: ((line: string) => void)[] = [];
+  const first = new Promise<string>((resolve) => answers.push(resolve));
+  lines.on('line', (line) => answers.shift()?.(line));
   const info = JSON.parse(await first) as { raw: number; link: string };
-  lines.on('line', (line) => line === 'done' && waiting.shift()?.());
+  const ask = (command: string) =>
+    new Promise<string>((resolve) => {
+      answers.push(resolve);
+      child.stdin.write(`${command}\n`);
+    });
+  const number = (answer: string) => Number(answer.split(' ')[1]);
   return {
     ...info,
-    expect: (bytes) => {
-      child.stdin.write(`expect ${bytes}\n`);
-      return new Promise<void>((resolve) => waiting.push(resolve));
-    },
+    expect: async (bytes) => number(await ask(`expect ${bytes}`)),
+    mark: async () => void (await ask('mark')),
+    cpuMs: async () => number(await ask('cpu')),
     stop: () => child.stdin.end(),
   };
 }
 
-async function rawThroughput(
-  sink: Awaited<ReturnType<typeof startSink>>,
-  chunkBytes: number,
-  totalBytes: number,
-): Promise<number> {
-  const client = createConnection({ port: sink.raw, host: '127.0.0.1' });
-  await new Promise((resolve) => client.once('connect', resolve));
+/** One bulk transfer: its rate, and the CPU each process spent per MB (all threads, GC included). */
+interface Transfer {
+  readonly mbps: number;
+  readonly senderCpuMsPerMB: number;
+  readonly sinkCpuMsPerMB: number;
+}
+
+/** Times `send` (which resolves when it has queued everything) until the sink has counted `totalBytes`. */
+async function timeTransfer(sink: Sink, totalBytes: number, send: () => void): Promise<Transfer> {
   const done = sink.expect(totalBytes);
   await new Promise((resolve) => setTimeout(resolve, 20)); // let the sink read its command first
-  const chunk = new Uint8Array(chunkBytes);
   const start = performance.now();
+  const cpu = process.cpuUsage();
+  send();
+  const sinkCpuMs = await done;
+  const seconds = (performance.now() - start) / 1000;
+  const used = process.cpuUsage(cpu);
+  const mb = totalBytes / 1e6;
+  return {
+    mbps: mb / seconds,
+    senderCpuMsPerMB: (used.user + used.system) / 1000 / mb,
+    sinkCpuMsPerMB: sinkCpuMs / mb,
+  };
+}
+
+async function rawThroughput(sink: Sink, chunkBytes: number, totalBytes: number): Promise<Transfer> {
+  const client = createConnection({ port: sink.raw, host: '127.0.0.1' });
+  await new Promise((resolve) => client.once('connect', resolve));
+  const chunk = new Uint8Array(chunkBytes);
   let sent = 0;
   const write = () => {
     while (sent < totalBytes) {
@@ -91,53 +123,55 @@ async function rawThroughput(
       if (!client.write(chunk)) return void client.once('drain', write);
     }
   };
-  write();
-  await done;
-  const mbps = totalBytes / 1e6 / ((performance.now() - start) / 1000);
+  const transfer = await timeTransfer(sink, totalBytes, write);
   client.destroy();
-  return mbps;
+  return transfer;
 }
 
 async function linkThroughput(
   crypto: CryptoProvider,
-  sink: Awaited<ReturnType<typeof startSink>>,
+  sink: Sink,
   messageBytes: number,
   totalBytes: number,
-): Promise<number> {
+): Promise<Transfer> {
   let pushMore = () => undefined as void;
   const host = new Host({ crypto, keys: createNodeKeys(crypto), onDrained: () => pushMore() });
   const peerId = await host.dial(sink.link);
-  const done = sink.expect(totalBytes);
-  await new Promise((resolve) => setTimeout(resolve, 20));
   const message = new Uint8Array(messageBytes);
   let sent = 0;
   pushMore = () => {
     while (sent < totalBytes && host.send(peerId, 1, message).ok) sent += messageBytes;
   };
-  const start = performance.now();
-  pushMore();
-  await done;
-  const mbps = totalBytes / 1e6 / ((performance.now() - start) / 1000);
+  const transfer = await timeTransfer(sink, totalBytes, pushMore);
   await host.close();
-  return mbps;
+  return transfer;
+}
+
+/** Handshakes over loopback: the wall-clock rate, and the responder's CPU per handshake. */
+interface HandshakeRun {
+  readonly perSecond: number;
+  readonly responderCpuMs: number;
 }
 
 /**
- * Handshakes per second between two processes over loopback TCP, each process on its own core:
- * CONCURRENCY dials in flight from here, each a fresh link that closes once established. The
- * receiving process does the responder's side of every handshake: this is its rate per core.
+ * Handshakes between two processes over loopback TCP: CONCURRENCY dials in flight from here, each a
+ * fresh link that closes once established. The receiving process does the responder's side of
+ * every handshake (TCP accept, Host, Noise, announcement check, close); its CPU time per handshake
+ * gives the rate one core can answer.
  */
-async function handshakesOverLoopback(
+export async function handshakesOverLoopback(
   crypto: CryptoProvider,
-  sink: Awaited<ReturnType<typeof startSink>>,
+  sink: Sink,
   pattern: 'XX' | 'IK',
   seconds: number,
-): Promise<number> {
-  const me = peer(crypto);
+): Promise<HandshakeRun> {
+  // Many peers, as a node sees them: one peer dialing again and again would have each new link
+  // replace (and close) its previous one at the responder, work a new peer does not cause.
+  const peers = Array.from({ length: PEERS }, () => peer(crypto));
   const address = parseAddress(sink.link);
   const remoteStaticKey = pattern === 'IK' ? await learnStaticKey(crypto, sink.link) : undefined;
-  const deadline = performance.now() + seconds * 1000;
   let completed = 0;
+  let dials = 0;
   const dialOnce = () =>
     new Promise<void>((resolve, reject) => {
       const socket = createConnection({ host: address.host, port: address.port });
@@ -145,7 +179,7 @@ async function handshakesOverLoopback(
       socket.once('connect', () => {
         const link = new Link({
           crypto,
-          ...me,
+          ...(peers[dials++ % PEERS] as Peer),
           role: 'initiator',
           now: systemClock.monotonic(),
           ...(remoteStaticKey ? { pattern: 'IK' as const, remoteStaticKey } : {}),
@@ -160,15 +194,22 @@ async function handshakesOverLoopback(
         void driver;
       });
     });
+  await sink.mark();
+  const start = performance.now();
+  const deadline = start + seconds * 1000;
   const worker = async () => {
     while (performance.now() < deadline) await dialOnce();
   };
-  const start = performance.now();
   await Promise.all(Array.from({ length: CONCURRENCY }, worker));
-  return completed / ((performance.now() - start) / 1000);
+  const elapsed = (performance.now() - start) / 1000;
+  // The sink closes the last links just after: that work belongs to them too.
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  const responderCpuMs = await sink.cpuMs();
+  return { perSecond: completed / elapsed, responderCpuMs: responderCpuMs / completed };
 }
 
 const CONCURRENCY = 32;
+const PEERS = 256;
 
 async function learnStaticKey(crypto: CryptoProvider, address: string): Promise<Uint8Array> {
   let staticKey: Uint8Array | undefined;
@@ -197,28 +238,33 @@ export async function runTransportBench(quick: boolean): Promise<void> {
   }
   const total = quick ? 16e6 : 256e6;
   const runs = quick ? 1 : 3;
+  const seconds = quick ? 1 : 3;
   const sink = await startSink();
   for (const pattern of ['XX', 'IK'] as const) {
-    const rates: number[] = [];
-    for (let i = 0; i < runs; i++)
-      rates.push(await handshakesOverLoopback(crypto, sink, pattern, quick ? 1 : 3));
+    const results: HandshakeRun[] = [];
+    for (let i = 0; i < runs; i++) results.push(await handshakesOverLoopback(crypto, sink, pattern, seconds));
+    const perCore = median(results.map((r) => 1000 / r.responderCpuMs));
     console.log(
-      `  ${pattern} handshakes between two processes over loopback TCP: ${median(rates).toFixed(0)} /s ` +
-        `(median of ${runs} runs of ${quick ? 1 : 3} s, ${CONCURRENCY} dials in flight; the responder's rate per core)`,
+      `  ${pattern} handshakes between two processes over loopback TCP: ${median(results.map((r) => r.perSecond)).toFixed(0)} /s; ` +
+        `responder ${median(results.map((r) => r.responderCpuMs * 1000)).toFixed(0)} µs CPU each = ${perCore.toFixed(0)} /s per core ` +
+        `(median of ${runs} runs of ${seconds} s, ${CONCURRENCY} dials in flight from ${PEERS} peers)`,
     );
   }
   // 65,513 bytes: the payload of one full 64 KiB Noise frame (65,535 − 16-byte tag − 6-byte record header).
   for (const size of [1024, 65_513, 1024 * 1024]) {
-    const raw: number[] = [];
-    const link: number[] = [];
+    const raw: Transfer[] = [];
+    const link: Transfer[] = [];
     for (let i = 0; i < runs; i++) {
       raw.push(await rawThroughput(sink, size, total));
       link.push(await linkThroughput(crypto, sink, size, total));
     }
-    const ratio = median(link.map((l, i) => l / (raw[i] as number)));
+    const ratio = median(link.map((l, i) => l.mbps / (raw[i] as Transfer).mbps));
+    const cpu = (t: Transfer[]) =>
+      `${median(t.map((x) => x.senderCpuMsPerMB)).toFixed(2)} + ${median(t.map((x) => x.sinkCpuMsPerMB)).toFixed(2)}`;
     console.log(
-      `  loopback TCP, ${size.toLocaleString('en')}-byte messages: raw socket ${median(raw).toFixed(0)} MB/s, ` +
-        `Postern link ${median(link).toFixed(0)} MB/s, ratio ${ratio.toFixed(2)} (median of ${runs} paired runs of ${total / 1e6} MB)`,
+      `  loopback TCP, ${size.toLocaleString('en')}-byte messages: raw socket ${median(raw.map((r) => r.mbps)).toFixed(0)} MB/s, ` +
+        `Postern link ${median(link.map((l) => l.mbps)).toFixed(0)} MB/s, ratio ${ratio.toFixed(2)}; ` +
+        `CPU ms per MB sender + receiver: raw ${cpu(raw)}, link ${cpu(link)} (median of ${runs} paired runs of ${total / 1e6} MB)`,
     );
   }
   sink.stop();

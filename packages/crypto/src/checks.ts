@@ -46,6 +46,16 @@ export function checkAead(key: Uint8Array, nonce: Uint8Array, nonceLength: numbe
   requireLength(nonce, nonceLength, 'AEAD nonce');
 }
 
+/** An in-place AEAD buffer must at least have room for the tag. */
+export function requireInPlaceRoom(buffer: Uint8Array): void {
+  if (buffer.length < KeyBytes.aeadTag) {
+    throw new UsageError(
+      'CRYPTO_BAD_LENGTH',
+      `an in-place AEAD buffer holds the plaintext and ${KeyBytes.aeadTag} bytes for the tag, got ${buffer.length} bytes`,
+    );
+  }
+}
+
 /** Wraps a RandomSource so that a source returning the wrong length is caught where it happens. */
 export function checkedRandom(random: RandomSource): (length: number) => Uint8Array {
   return (length) => {

@@ -20,6 +20,7 @@ import {
   checkedRandom,
   lowOrderRecipient,
   requireHashName,
+  requireInPlaceRoom,
   requireLength,
   createSecretKeyCheck,
   sealBoxNonceBytes,
@@ -56,6 +57,18 @@ export function createNobleProvider(options: ProviderOptions = {}): CryptoProvid
     chacha20poly1305Decrypt: (key, nonce, ciphertext, ad) => {
       checkAead(key, nonce, KeyBytes.chachaNonce);
       return aeadOpen(() => chacha20poly1305(key, nonce, ad).decrypt(ciphertext));
+    },
+    chacha20poly1305EncryptInPlace: (key, nonce, buffer, ad) => {
+      checkAead(key, nonce, KeyBytes.chachaNonce);
+      requireInPlaceRoom(buffer);
+      // noble copies the plaintext to the output's start first: the same place, so nothing moves.
+      chacha20poly1305(key, nonce, ad).encrypt(buffer.subarray(0, buffer.length - KeyBytes.aeadTag), buffer);
+    },
+    chacha20poly1305DecryptInPlace: (key, nonce, buffer, ad) => {
+      checkAead(key, nonce, KeyBytes.chachaNonce);
+      if (buffer.length < KeyBytes.aeadTag) return err({ code: 'CRYPTO_AEAD_FAILED' });
+      const plaintext = buffer.subarray(0, buffer.length - KeyBytes.aeadTag);
+      return aeadOpen(() => chacha20poly1305(key, nonce, ad).decrypt(buffer, plaintext));
     },
     xchacha20poly1305Encrypt: (key, nonce, plaintext, ad) => {
       checkAead(key, nonce, KeyBytes.xchachaNonce);

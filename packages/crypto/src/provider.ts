@@ -50,6 +50,27 @@ export interface CryptoProvider {
     ciphertext: Uint8Array,
     ad: Uint8Array,
   ): Result<Uint8Array, CryptoError>;
+  /**
+   * ChaCha20-Poly1305 in place, for the transport's records: `buffer` holds the plaintext then 16
+   * spare bytes; afterwards it holds ciphertext ‖ tag. No buffer is allocated. A buffer shorter than
+   * the tag throws a UsageError with code 'CRYPTO_BAD_LENGTH'.
+   */
+  chacha20poly1305EncryptInPlace(
+    key: Uint8Array,
+    nonce: Uint8Array,
+    buffer: Uint8Array,
+    ad: Uint8Array,
+  ): void;
+  /**
+   * In place: `buffer` holds ciphertext ‖ tag; on success the plaintext is its first length − 16
+   * bytes, returned as a view of it. On failure its contents are unspecified (libsodium zeroes them).
+   */
+  chacha20poly1305DecryptInPlace(
+    key: Uint8Array,
+    nonce: Uint8Array,
+    buffer: Uint8Array,
+    ad: Uint8Array,
+  ): Result<Uint8Array, CryptoError>;
   /** XChaCha20-Poly1305 (draft-irtf-cfrg-xchacha): 32-byte key, 24-byte nonce. */
   xchacha20poly1305Encrypt(
     key: Uint8Array,

@@ -12,6 +12,7 @@ import {
   checkedRandom,
   lowOrderRecipient,
   requireHashName,
+  requireInPlaceRoom,
   requireLength,
   createSecretKeyCheck,
   sealBoxNonceBytes,
@@ -41,6 +42,8 @@ export function createSodiumProvider(options: ProviderOptions = {}): CryptoProvi
       aeadEncrypt('chacha20poly1305', key, nonce, plaintext, ad),
     chacha20poly1305Decrypt: (key, nonce, ciphertext, ad) =>
       aeadDecrypt('chacha20poly1305', key, nonce, ciphertext, ad),
+    chacha20poly1305EncryptInPlace,
+    chacha20poly1305DecryptInPlace,
     xchacha20poly1305Encrypt: (key, nonce, plaintext, ad) =>
       aeadEncrypt('xchacha20poly1305', key, nonce, plaintext, ad),
     xchacha20poly1305Decrypt: (key, nonce, ciphertext, ad) =>
@@ -139,6 +142,36 @@ function aeadDecrypt(
     } else {
       sodium.crypto_aead_xchacha20poly1305_ietf_decrypt(plaintext, null, ciphertext, ad, nonce, key);
     }
+  } catch {
+    return err({ code: 'CRYPTO_AEAD_FAILED' });
+  }
+  return ok(plaintext);
+}
+
+function chacha20poly1305EncryptInPlace(
+  key: Uint8Array,
+  nonce: Uint8Array,
+  buffer: Uint8Array,
+  ad: Uint8Array,
+): void {
+  checkAead(key, nonce, KeyBytes.chachaNonce);
+  requireInPlaceRoom(buffer);
+  // libsodium allows the ciphertext to start where the message does.
+  const plaintext = buffer.subarray(0, buffer.length - KeyBytes.aeadTag);
+  sodium.crypto_aead_chacha20poly1305_ietf_encrypt(buffer, plaintext, ad, null, nonce, key);
+}
+
+function chacha20poly1305DecryptInPlace(
+  key: Uint8Array,
+  nonce: Uint8Array,
+  buffer: Uint8Array,
+  ad: Uint8Array,
+): Result<Uint8Array, CryptoError> {
+  checkAead(key, nonce, KeyBytes.chachaNonce);
+  if (buffer.length < KeyBytes.aeadTag) return err({ code: 'CRYPTO_AEAD_FAILED' });
+  const plaintext = buffer.subarray(0, buffer.length - KeyBytes.aeadTag);
+  try {
+    sodium.crypto_aead_chacha20poly1305_ietf_decrypt(plaintext, null, buffer, ad, nonce, key);
   } catch {
     return err({ code: 'CRYPTO_AEAD_FAILED' });
   }

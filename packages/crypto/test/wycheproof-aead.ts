@@ -24,6 +24,8 @@ type Test = Group['tests'][number];
 
 export interface Aead {
   readonly nonceBytes: number;
+  /** The in-place calls: named in the test and the printed count. */
+  readonly inPlace?: boolean;
   encrypt(
     provider: CryptoProvider,
     key: Uint8Array,
@@ -47,7 +49,8 @@ export interface Aead {
  */
 export function itRunsWycheproofAead(fileName: string, aead: Aead, provider: CryptoProvider): void {
   const file = readVectorJson<WycheproofFile<Group>>(`wycheproof/${fileName}`);
-  it(`passes every test of ${fileName}`, () => {
+  const how = aead.inPlace ? ', in place' : '';
+  it(`passes every test of ${fileName}${how}`, () => {
     const count = new VectorCount();
     const wrong: string[] = [];
     for (const group of file.testGroups) {
@@ -60,7 +63,7 @@ export function itRunsWycheproofAead(fileName: string, aead: Aead, provider: Cry
       }
     }
     assert.deepEqual(wrong, []);
-    count.report(`Wycheproof ${fileName}`, provider, file.numberOfTests);
+    count.report(`Wycheproof ${fileName}${how}`, provider, file.numberOfTests);
   });
 }
 

@@ -15,5 +15,22 @@ for (const provider of bothProviders()) {
       },
       provider,
     );
+    // The same vectors through the in-place calls the transport uses.
+    itRunsWycheproofAead(
+      'chacha20_poly1305_test.json',
+      {
+        nonceBytes: KeyBytes.chachaNonce,
+        inPlace: true,
+        encrypt: (p, key, nonce, plaintext, ad) => {
+          const buffer = new Uint8Array(plaintext.length + KeyBytes.aeadTag);
+          buffer.set(plaintext);
+          p.chacha20poly1305EncryptInPlace(key, nonce, buffer, ad);
+          return buffer;
+        },
+        decrypt: (p, key, nonce, ciphertext, ad) =>
+          p.chacha20poly1305DecryptInPlace(key, nonce, ciphertext.slice(), ad),
+      },
+      provider,
+    );
   });
 }

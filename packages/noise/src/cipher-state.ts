@@ -57,11 +57,34 @@ export class CipherState {
    * direction.
    */
   encrypt(plaintext: Uint8Array, ad: Uint8Array = EMPTY): Uint8Array {
+    this.checkEncrypt(plaintext.length);
+    const ciphertext = this.crypto.chacha20poly1305Encrypt(this.key, chachaNonce(this.n), plaintext, ad);
+    this.n += 1;
+    return ciphertext;
+  }
+
+  /**
+   * `encrypt` without allocating: `buffer` holds the plaintext then 16 spare bytes for the tag, and
+   * afterwards the transport message. Throws as `encrypt` does.
+   */
+  encryptInPlace(buffer: Uint8Array, ad: Uint8Array = EMPTY): void {
+    if (buffer.length < TAG_BYTES) {
+      throw new UsageError(
+        'NOISE_NO_ROOM_FOR_TAG',
+        `an in-place buffer needs ${TAG_BYTES} bytes for the tag`,
+      );
+    }
+    this.checkEncrypt(buffer.length - TAG_BYTES);
+    this.crypto.chacha20poly1305EncryptInPlace(this.key, chachaNonce(this.n), buffer, ad);
+    this.n += 1;
+  }
+
+  private checkEncrypt(plaintextBytes: number): void {
     if (this.unused) throw oneWayMisuse();
-    if (plaintext.length > PLAINTEXT_BYTES_MAX) {
+    if (plaintextBytes > PLAINTEXT_BYTES_MAX) {
       throw new UsageError(
         'NOISE_PAYLOAD_TOO_LARGE',
-        `a ${plaintext.length}-byte plaintext exceeds the ${PLAINTEXT_BYTES_MAX} bytes a Noise message can carry`,
+        `a ${plaintextBytes}-byte plaintext exceeds the ${PLAINTEXT_BYTES_MAX} bytes a Noise message can carry`,
       );
     }
     if (this.n >= this.messagesPerKeyMax) {
@@ -70,29 +93,39 @@ export class CipherState {
         `this CipherState has sent its ${this.messagesPerKeyMax} messages: run a new handshake`,
       );
     }
-    const ciphertext = this.crypto.chacha20poly1305Encrypt(this.key, chachaNonce(this.n), plaintext, ad);
-    this.n += 1;
-    return ciphertext;
   }
 
   /** Decrypts one transport message; any bytes give a Result, and only success advances the nonce. */
   decrypt(ciphertext: Uint8Array, ad: Uint8Array = EMPTY): Result<Uint8Array, NoiseError> {
-    if (this.unused) return err({ code: 'NOISE_ONE_WAY' });
-    if (ciphertext.length > NOISE_MESSAGE_BYTES_MAX) {
-      return err({
-        code: 'NOISE_MESSAGE_TOO_LARGE',
-        lengthBytes: ciphertext.length,
-        maxBytes: NOISE_MESSAGE_BYTES_MAX,
-      });
-    }
-    if (ciphertext.length < TAG_BYTES) {
-      return err({ code: 'NOISE_TRUNCATED', lengthBytes: ciphertext.length, minBytes: TAG_BYTES });
-    }
-    if (this.n >= this.messagesPerKeyMax) return err({ code: 'NOISE_NONCE_EXHAUSTED' });
+    const refused = this.checkDecrypt(ciphertext.length);
+    if (refused !== undefined) return err(refused);
     const opened = this.crypto.chacha20poly1305Decrypt(this.key, chachaNonce(this.n), ciphertext, ad);
     if (!opened.ok) return err({ code: 'NOISE_DECRYPT_FAILED' });
     this.n += 1;
     return ok(opened.value);
+  }
+
+  /**
+   * `decrypt` over the message's own bytes: on success the plaintext is a view of `buffer`; on any
+   * failure the nonce stays, but the buffer's contents are lost (a failed link is closed anyway).
+   */
+  decryptInPlace(buffer: Uint8Array, ad: Uint8Array = EMPTY): Result<Uint8Array, NoiseError> {
+    const refused = this.checkDecrypt(buffer.length);
+    if (refused !== undefined) return err(refused);
+    const opened = this.crypto.chacha20poly1305DecryptInPlace(this.key, chachaNonce(this.n), buffer, ad);
+    if (!opened.ok) return err({ code: 'NOISE_DECRYPT_FAILED' });
+    this.n += 1;
+    return ok(opened.value);
+  }
+
+  private checkDecrypt(length: number): NoiseError | undefined {
+    if (this.unused) return { code: 'NOISE_ONE_WAY' };
+    if (length > NOISE_MESSAGE_BYTES_MAX) {
+      return { code: 'NOISE_MESSAGE_TOO_LARGE', lengthBytes: length, maxBytes: NOISE_MESSAGE_BYTES_MAX };
+    }
+    if (length < TAG_BYTES) return { code: 'NOISE_TRUNCATED', lengthBytes: length, minBytes: TAG_BYTES };
+    if (this.n >= this.messagesPerKeyMax) return { code: 'NOISE_NONCE_EXHAUSTED' };
+    return undefined;
   }
 
   /**

@@ -43,6 +43,8 @@ export class HandshakeState {
   private re: Uint8Array | undefined;
   /** Remote keys read but not yet used in a DH: checked for low order before the read returns. */
   private readonly unchecked = new Set<'e' | 's'>();
+  /** DH results our next message needs, computed early to check a remote key (see checkRemoteKeys). */
+  private readonly precomputed = new Map<DhToken, Uint8Array>();
   private messageIndex = 0;
   private pskIndex = 0;
   private failed = false;
@@ -165,7 +167,7 @@ export class HandshakeState {
         return EMPTY;
       default: {
         // Remote keys were checked for low order where they arrived, so no DH here can fail.
-        const shared = this.dh(token);
+        const shared = this.takePrecomputed(token) ?? this.dh(token);
         assert(shared.ok, `DH ${token} with a checked remote key`);
         this.symmetric.mixKey(shared.value);
         return EMPTY;
@@ -192,10 +194,7 @@ export class HandshakeState {
       if (!next.ok) return next;
       offset = next.value;
     }
-    for (const key of this.unchecked) {
-      if (isLowOrder(this.crypto, this.remoteKey(key))) return err({ code: 'NOISE_BAD_KEY' });
-    }
-    this.unchecked.clear();
+    if (!this.checkRemoteKeys()) return err({ code: 'NOISE_BAD_KEY' });
     const payload = this.symmetric.decryptAndHash(message.subarray(offset));
     return payload.ok ? payload : err({ code: 'NOISE_DECRYPT_FAILED' });
   }
@@ -228,6 +227,46 @@ export class HandshakeState {
         return ok(offset);
       }
     }
+  }
+
+  /**
+   * A remote key this message did not use in a DH must still be refused here if it is low-order,
+   * so that writing the next message cannot fail. The check is a DH that gives zero: when our next
+   * message has a DH of that key with a key we already hold, that DH is the check, kept for the
+   * write (no extra scalar multiplication: the XX responder's `es` checks the `e` it just read);
+   * otherwise a DH with a fixed scalar is.
+   */
+  private checkRemoteKeys(): boolean {
+    const next = this.pattern.messages[this.messageIndex + 1] ?? [];
+    for (const remote of this.unchecked) {
+      const token = next.find(
+        (t): t is DhToken => isDhToken(t) && this.dhUses(t, remote) && this.holdsLocalKey(t),
+      );
+      if (token === undefined) {
+        if (isLowOrder(this.crypto, this.remoteKey(remote))) return false;
+        continue;
+      }
+      const shared = this.dh(token);
+      if (!shared.ok) return false;
+      this.precomputed.set(token, shared.value);
+    }
+    this.unchecked.clear();
+    return true;
+  }
+
+  private dhUses(token: DhToken, remote: 'e' | 's'): boolean {
+    return dhRoles(token, this.isInitiator).remote === remote;
+  }
+
+  private holdsLocalKey(token: DhToken): boolean {
+    return (dhRoles(token, this.isInitiator).local === 'e' ? this.e : this.s) !== undefined;
+  }
+
+  private takePrecomputed(token: DhToken): Result<Uint8Array, CryptoError> | undefined {
+    const shared = this.precomputed.get(token);
+    if (shared === undefined) return undefined;
+    this.precomputed.delete(token);
+    return ok(shared);
   }
 
   /** §9.2: in a psk handshake every ephemeral public key is also mixed into the key. */
@@ -272,6 +311,7 @@ export class HandshakeState {
   private fail(): void {
     this.failed = true;
     this.e = undefined;
+    this.precomputed.clear();
   }
 
   private requireWriteTurn(): void {
@@ -298,6 +338,10 @@ export class HandshakeState {
 }
 
 type DhToken = Exclude<Token, 'e' | 's' | 'psk'>;
+
+function isDhToken(token: Token): token is DhToken {
+  return token !== 'e' && token !== 's' && token !== 'psk';
+}
 
 /** A DH token names the initiator's key then the responder's (§7.1): 'es' is DH(initiator e, responder s). */
 function dhRoles(token: DhToken, initiator: boolean): { local: 'e' | 's'; remote: 'e' | 's' } {

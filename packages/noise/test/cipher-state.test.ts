@@ -108,6 +108,48 @@ describe('message sizes', () => {
   });
 });
 
+describe('in-place encryption', () => {
+  it('interoperates with encrypt and decrypt, and opens a message as a view of its own bytes', () => {
+    const { initiator: i, responder: r } = transportFor(crypto, XX);
+    for (const text of ['', 'one', 'a longer message'.repeat(100)]) {
+      const plaintext = utf8(text);
+      const buffer = new Uint8Array(plaintext.length + 16);
+      buffer.set(plaintext);
+      i.send.encryptInPlace(buffer, utf8('ad'));
+      assert.deepEqual(r.receive.decrypt(buffer, utf8('ad')), { ok: true, value: plaintext });
+      const sealed = i.send.encrypt(plaintext, utf8('ad'));
+      const opened = r.receive.decryptInPlace(sealed, utf8('ad'));
+      assert.deepEqual(opened, { ok: true, value: plaintext });
+      assert.equal(opened.ok && opened.value.buffer, sealed.buffer, 'no copy');
+    }
+    assert.equal(r.receive.nonce, 6);
+  });
+
+  it('does not advance the nonce on a failed in-place decrypt', () => {
+    const { initiator: i, responder: r } = transportFor(crypto, XX);
+    const genuine = i.send.encrypt(utf8('genuine'));
+    const forged = genuine.slice();
+    forged[3] = (forged[3] ?? 0) ^ 1;
+    assert.deepEqual(r.receive.decryptInPlace(forged), {
+      ok: false,
+      error: { code: 'NOISE_DECRYPT_FAILED' },
+    });
+    assert.deepEqual(r.receive.decryptInPlace(new Uint8Array(15)), {
+      ok: false,
+      error: { code: 'NOISE_TRUNCATED', lengthBytes: 15, minBytes: 16 },
+    });
+    assert.equal(r.receive.nonce, 0);
+    assert.deepEqual(r.receive.decryptInPlace(genuine), { ok: true, value: utf8('genuine') });
+  });
+
+  it('refuses a buffer without room for the tag, or a plaintext above 65519 bytes', () => {
+    const { initiator: i } = transportFor(crypto, XX);
+    assertUsageError(() => i.send.encryptInPlace(new Uint8Array(15)), 'NOISE_NO_ROOM_FOR_TAG');
+    assertUsageError(() => i.send.encryptInPlace(new Uint8Array(65_520 + 16)), 'NOISE_PAYLOAD_TOO_LARGE');
+    assert.equal(i.send.nonce, 0);
+  });
+});
+
 describe('one-way patterns', () => {
   it('carries transport from initiator to responder only (§7.4)', () => {
     for (const name of ['N', 'K', 'X', 'Xpsk1']) {

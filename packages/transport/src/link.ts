@@ -9,10 +9,11 @@ import {
   err,
   ok,
   utf8,
+  writeU32BE,
 } from '@postern/core';
 import type { CryptoProvider } from '@postern/crypto';
 import { type CipherState, type HandshakeState, createHandshake } from '@postern/noise';
-import { FrameDecoder, encodeFrameHeader } from '@postern/wire';
+import { FRAME_HEADER_BYTES, FrameDecoder, encodeFrame } from '@postern/wire';
 import { type NodeAnnouncement, decodeAnnouncement, encodeAnnouncement } from './announcement.ts';
 import { CloseCode, type CloseCodeName, closeCodeName } from './close.ts';
 import {
@@ -31,7 +32,8 @@ import {
   closeReasonText,
   closeRecord,
   decodeRecord,
-  encodeRecord,
+  recordLength,
+  writeRecord,
 } from './records.ts';
 import { SendQueues } from './send-queues.ts';
 
@@ -52,15 +54,15 @@ const PROTOCOL_NAME: Record<HandshakePattern, string> = {
   IK: 'Noise_IK_25519_ChaChaPoly_BLAKE2b',
 };
 const PROLOGUE = utf8('postern/link/v1\n');
+/** A Noise message, plus the initiator's negotiation byte on the first. */
+const MAX_FRAME_BYTES = NOISE_MESSAGE_BYTES_MAX + 1;
+const TAG_BYTES = 16;
 
 export type LinkEvent =
   | { type: 'established'; nodeId: NodeId; announcement: NodeAnnouncement; handshakeHash: Uint8Array }
   | { type: 'message'; protocol: number; bytes: Uint8Array }
   | { type: 'drained'; protocol: number }
   | { type: 'closed'; code: CloseCodeName; detail: string; byPeer: boolean };
-
-/** A frame as two chunks: its 4-byte length header and its body. */
-type Frame = [header: Uint8Array, body: Uint8Array];
 
 export type LinkState = 'handshaking' | 'established' | 'closing' | 'closed';
 export type LinkSendError = { code: 'LINK_QUEUE_FULL'; protocol: number } | { code: 'LINK_CLOSED' };
@@ -86,11 +88,11 @@ export class Link {
   readonly #keys: NodeKeys;
   readonly #announcement: Uint8Array;
   readonly #expectedNodeId: NodeId | undefined;
-  readonly #frames = new FrameDecoder({ maxFrameBytes: NOISE_MESSAGE_BYTES_MAX + 1, shareChunks: true });
+  readonly #frames = new FrameDecoder({ maxFrameBytes: MAX_FRAME_BYTES, shareChunks: true });
   readonly #queues: SendQueues;
   readonly #events: LinkEvent[] = [];
   /** Frames built ahead of pull: handshake messages, and the CLOSE of a link that failed. */
-  readonly #readyFrames: Frame[] = [];
+  readonly #readyFrames: Uint8Array[] = [];
   readonly #control: LinkRecord[] = [];
   readonly #partial = new Map<number, { chunks: Uint8Array[]; bytes: number }>();
   #state: LinkState = 'handshaking';
@@ -169,7 +171,10 @@ export class Link {
     this.#deadline = now + this.limits.closeTimeoutMs;
   }
 
-  /** Bytes read from the socket, in any chunking. The link may keep views of them: do not modify them afterwards. */
+  /**
+   * Bytes read from the socket, in any chunking. The link takes them over: it keeps views of them
+   * and decrypts over them, so pass bytes that nothing else reads or writes afterwards.
+   */
   receive(bytes: Uint8Array, now: Millis): void {
     if (this.#state === 'closed') return;
     this.#lastReceivedAt = now;
@@ -201,8 +206,7 @@ export class Link {
   }
 
   /**
-   * The next bytes to write, as chunks to write in order (a frame's header and its body are separate
-   * chunks, so a vectored write sends them without copying): handshake messages, then control
+   * The next bytes to write, one frame per chunk, in order: handshake messages, then control
    * records, then data fragments taken round-robin across protocols. At least one frame when
    * anything is pending, about `maxBytes` at most; empty when nothing is. Encryption happens here,
    * so nonces follow the order bytes reach the wire.
@@ -213,8 +217,8 @@ export class Link {
     while (size < maxBytes) {
       const frame = this.#nextFrame(now);
       if (frame === undefined) break;
-      out.push(...frame);
-      size += frame[1].length;
+      out.push(frame);
+      size += frame.length;
     }
     if (
       this.#state === 'closing' &&
@@ -222,7 +226,7 @@ export class Link {
       this.#queues.totalBytes === 0 &&
       this.#control.length === 0
     ) {
-      out.push(...this.#encryptFrame(closeRecord(CloseCode[this.#closeCode], this.#closeDetail, true), now));
+      out.push(this.#encryptFrame(closeRecord(CloseCode[this.#closeCode], this.#closeDetail, true), now));
       this.#closeSent = true;
       if (this.#peerClosing) this.#finishClose(true, this.#peerDetail);
     }
@@ -242,7 +246,7 @@ export class Link {
     return (this.#pingPending ? dead : Math.min(this.#lastSentAt + this.limits.keepaliveMs, dead)) as Millis;
   }
 
-  #nextFrame(now: Millis): Frame | undefined {
+  #nextFrame(now: Millis): Uint8Array | undefined {
     const ready = this.#readyFrames.shift();
     if (ready !== undefined) return ready;
     if (this.#send === undefined || this.#state === 'closed' || this.#closeSent) return undefined;
@@ -260,13 +264,21 @@ export class Link {
     );
   }
 
-  #encryptFrame(record: LinkRecord, now: Millis): Frame {
+  /** A whole frame in one buffer (length ‖ record ‖ padding ‖ tag), encrypted in place: one allocation. */
+  #encryptFrame(record: LinkRecord, now: Millis): Uint8Array {
     const cipher = this.#send as CipherState;
-    const plaintext = encodeRecord(record, this.limits.paddingBlockBytes, RECORD_PLAINTEXT_BYTES_MAX);
-    const body = cipher.encrypt(plaintext);
+    const plaintextBytes = recordLength(
+      record.payload.length,
+      this.limits.paddingBlockBytes,
+      RECORD_PLAINTEXT_BYTES_MAX,
+    );
+    const frame = new Uint8Array(FRAME_HEADER_BYTES + plaintextBytes + TAG_BYTES);
+    writeU32BE(frame, 0, plaintextBytes + TAG_BYTES);
+    writeRecord(record, frame, FRAME_HEADER_BYTES);
+    cipher.encryptInPlace(frame.subarray(FRAME_HEADER_BYTES));
     if (++this.#sentRecords % this.limits.rekeyIntervalMessages === 0) cipher.rekey();
     this.#lastSentAt = now;
-    return [encodeFrameHeader(body.length), body];
+    return frame;
   }
 
   #startHandshake(pattern: HandshakePattern, remoteStaticKey: Uint8Array | undefined): void {
@@ -290,8 +302,7 @@ export class Link {
     const payload =
       this.#pattern === 'XX' && this.#handshakeMessages === 0 ? new Uint8Array(0) : this.#announcement;
     this.#handshakeMessages++;
-    const body = concatBytes(prefix, hs.writeMessage(payload));
-    this.#readyFrames.push([encodeFrameHeader(body.length), body]);
+    this.#readyFrames.push(encodeFrame(concatBytes(prefix, hs.writeMessage(payload)), MAX_FRAME_BYTES));
   }
 
   #handshakeFrame(frame: Uint8Array, now: Millis): void {
@@ -365,7 +376,11 @@ export class Link {
 
   #transportFrame(frame: Uint8Array, now: Millis): void {
     const cipher = this.#receive as CipherState;
-    const plaintext = cipher.decrypt(frame);
+    // A frame that is most of its buffer (the decoder's copy, or most of a socket read) is decrypted
+    // over itself; a small one inside a large read gets a buffer of its own, so that a message the
+    // application keeps does not pin the whole read.
+    const plaintext =
+      frame.byteLength * 2 >= frame.buffer.byteLength ? cipher.decryptInPlace(frame) : cipher.decrypt(frame);
     if (!plaintext.ok)
       return this.#fail(
         'DecryptFailed',

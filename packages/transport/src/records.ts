@@ -29,21 +29,24 @@ export interface LinkRecord {
   readonly payload: Uint8Array;
 }
 
-export function encodeRecord(record: LinkRecord, paddingBlockBytes: number, maxBytes: number): Uint8Array {
-  const unpadded = RECORD_HEADER_BYTES + record.payload.length;
-  const padded = Math.min(Math.ceil(unpadded / paddingBlockBytes) * paddingBlockBytes, maxBytes);
-  const out = new Uint8Array(Math.max(padded, unpadded));
-  out[0] = record.kind;
-  out[1] = record.tag >>> 8;
-  out[2] = record.tag & 0xff;
-  out[3] = record.flags;
-  out[4] = record.payload.length >>> 8;
-  out[5] = record.payload.length & 0xff;
-  out.set(record.payload, RECORD_HEADER_BYTES);
-  return out;
+/** The plaintext length of a record carrying `payloadBytes`: header and payload, padded. */
+export function recordLength(payloadBytes: number, paddingBlockBytes: number, maxBytes: number): number {
+  const unpadded = RECORD_HEADER_BYTES + payloadBytes;
+  return Math.max(Math.min(Math.ceil(unpadded / paddingBlockBytes) * paddingBlockBytes, maxBytes), unpadded);
 }
 
-/** Total: a record that `encodeRecord` could not have produced is an error naming what is wrong. */
+/** Writes the record at `offset` of `out`, which must be zero from there to the record's padded end. */
+export function writeRecord(record: LinkRecord, out: Uint8Array, offset: number): void {
+  out[offset] = record.kind;
+  out[offset + 1] = record.tag >>> 8;
+  out[offset + 2] = record.tag & 0xff;
+  out[offset + 3] = record.flags;
+  out[offset + 4] = record.payload.length >>> 8;
+  out[offset + 5] = record.payload.length & 0xff;
+  out.set(record.payload, offset + RECORD_HEADER_BYTES);
+}
+
+/** Total: a record that `writeRecord` could not have produced is an error naming what is wrong. */
 export function decodeRecord(plaintext: Uint8Array): Result<LinkRecord, string> {
   if (plaintext.length < RECORD_HEADER_BYTES) return err('a record is shorter than its header');
   const kind = plaintext[0] as number;

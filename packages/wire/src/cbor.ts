@@ -1,5 +1,5 @@
 import { bytesEqual, err, ok, UsageError, type Result } from '@postern/core';
-import { encode } from 'cborg';
+import { encode, encodeInto } from 'cborg';
 import { decodeItem } from './decode.ts';
 import { resolveCborLimits, type CborLimits } from './limits.ts';
 import type { WireError, WireValue } from './types.ts';
@@ -20,7 +20,7 @@ export function encodeCanonical(value: WireValue, limits?: Partial<CborLimits>):
   const resolved = resolveCborLimits(limits);
   const counter = { items: 0 };
   checkEncodable(value, resolved, 0, counter, []);
-  const bytes = new Uint8Array(encode(value)); // cborg returns Node Buffers that may share a pool: copy
+  const bytes = encodeToScratch(value).slice(); // a copy of its own: the scratch buffer is reused
   if (bytes.length > resolved.maxBytes) {
     notEncodable(`the encoding is ${bytes.length} bytes, above the limit of ${resolved.maxBytes}`);
   }
@@ -44,7 +44,7 @@ export function decodeCanonical(
   if (!decoded.ok) return decoded;
   // decodeItem already enforces every canonical rule; this catches any disagreement between it
   // and the encoder, so what we accept is always exactly what we would have signed.
-  const again = encode(decoded.value);
+  const again = encodeToScratch(decoded.value);
   if (!bytesEqual(again, bytes)) {
     return err({
       code: 'WIRE_NON_CANONICAL',
@@ -53,6 +53,21 @@ export function decodeCanonical(
     });
   }
   return ok(decoded.value);
+}
+
+/**
+ * cborg's `encode` builds its output from small pooled chunks and joins them: most of the cost of
+ * encoding a small value. Encoding into one reused buffer skips that; a value too large for it
+ * takes the ordinary path. The view is valid until the next call.
+ */
+const scratch = new Uint8Array(64 * 1024);
+
+function encodeToScratch(value: WireValue): Uint8Array {
+  try {
+    return scratch.subarray(0, encodeInto(value, scratch).written);
+  } catch {
+    return encode(value); // larger than the scratch buffer
+  }
 }
 
 const LONE_SURROGATE = /\p{Cs}/u; // in a /u regex only unpaired surrogates match

@@ -25,18 +25,8 @@ export function encodeFrame(
   return frame;
 }
 
-/**
- * The 4-byte header alone, for writers that send header and payload as two chunks (a vectored
- * write) instead of copying the payload behind it. The caller has checked the payload's size.
- */
 /** Frames up to this size get their whole buffer when the header arrives. */
 const EAGER_ALLOCATION_BYTES = 65_536 + 1;
-
-export function encodeFrameHeader(payloadLength: number): Uint8Array {
-  const header = new Uint8Array(FRAME_HEADER_BYTES);
-  writeU32BE(header, 0, payloadLength);
-  return header;
-}
 
 /**
  * Splits a byte stream into frames, sans-I/O: push whatever bytes arrived, get back the frames they

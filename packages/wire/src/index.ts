@@ -17,7 +17,7 @@ export {
   type ReadType,
   type LengthRange,
 } from './schema.ts';
-export { encodeFrame, encodeFrameHeader, FrameDecoder, FRAME_HEADER_BYTES } from './framing.ts';
+export { encodeFrame, FrameDecoder, FRAME_HEADER_BYTES } from './framing.ts';
 export {
   DEFAULT_CBOR_LIMITS,
   DEFAULT_MAX_FRAME_BYTES,
