@@ -56,15 +56,10 @@ interface Sink {
   stop(): void;
 }
 
-export async function startSink(): Promise<Sink> {
+async function startSink(): Promise<Sink> {
   const child = spawn(
     process.execPath,
-    [
-      ...(process.env.SINK_ARGS?.split(' ') ?? []),
-      '--import',
-      'tsx',
-      new URL('fixtures/sink.ts', import.meta.url).pathname,
-    ],
+    ['--import', 'tsx', new URL('fixtures/sink.ts', import.meta.url).pathname],
     { stdio: ['pipe', 'pipe', 'inherit'] },
   );
   const lines = createInterface({ input: child.stdout });
@@ -159,7 +154,7 @@ interface HandshakeRun {
  * every handshake (TCP accept, Host, Noise, announcement check, close); its CPU time per handshake
  * gives the rate one core can answer.
  */
-export async function handshakesOverLoopback(
+async function handshakesOverLoopback(
   crypto: CryptoProvider,
   sink: Sink,
   pattern: 'XX' | 'IK',
@@ -236,20 +231,38 @@ export async function runTransportBench(quick: boolean): Promise<void> {
     );
     console.log(`  ${m.name.padEnd(58)} ${formatRate(m.opsPerSec).padStart(11)}`);
   }
-  const total = quick ? 16e6 : 256e6;
-  const runs = quick ? 1 : 3;
-  const seconds = quick ? 1 : 3;
+  const aead = aeadMsPerMB(crypto, opts);
+  console.log(
+    `  ChaCha20-Poly1305 alone, full 64 KiB records sealed then opened in place: ${aead.toFixed(2)} ms CPU per MB`,
+  );
+  const runs = quick ? 1 : 5;
+  const seconds = quick ? 1 : 2;
   const sink = await startSink();
   for (const pattern of ['XX', 'IK'] as const) {
+    await handshakesOverLoopback(crypto, sink, pattern, 1); // warm-up: both processes compile the hot paths
     const results: HandshakeRun[] = [];
     for (let i = 0; i < runs; i++) results.push(await handshakesOverLoopback(crypto, sink, pattern, seconds));
-    const perCore = median(results.map((r) => 1000 / r.responderCpuMs));
+    const perCore = results.map((r) => 1000 / r.responderCpuMs);
     console.log(
       `  ${pattern} handshakes between two processes over loopback TCP: ${median(results.map((r) => r.perSecond)).toFixed(0)} /s; ` +
-        `responder ${median(results.map((r) => r.responderCpuMs * 1000)).toFixed(0)} µs CPU each = ${perCore.toFixed(0)} /s per core ` +
-        `(median of ${runs} runs of ${seconds} s, ${CONCURRENCY} dials in flight from ${PEERS} peers)`,
+        `responder ${median(results.map((r) => r.responderCpuMs * 1000)).toFixed(0)} µs CPU each = ` +
+        `${median(perCore).toFixed(0)} /s per core (runs ${range(perCore)}; median of ${runs} runs of ${seconds} s ` +
+        `after a warm-up, ${CONCURRENCY} dials in flight from ${PEERS} peers)`,
     );
   }
+  await throughput(crypto, sink, aead, quick);
+  sink.stop();
+}
+
+/** Link throughput next to a raw socket, in paired runs, with the CPU each costs per MB. */
+async function throughput(
+  crypto: CryptoProvider,
+  sink: Sink,
+  aeadMsPerMB: number,
+  quick: boolean,
+): Promise<void> {
+  const total = quick ? 16e6 : 256e6;
+  const runs = quick ? 1 : 5;
   // 65,513 bytes: the payload of one full 64 KiB Noise frame (65,535 − 16-byte tag − 6-byte record header).
   for (const size of [1024, 65_513, 1024 * 1024]) {
     const raw: Transfer[] = [];
@@ -258,14 +271,41 @@ export async function runTransportBench(quick: boolean): Promise<void> {
       raw.push(await rawThroughput(sink, size, total));
       link.push(await linkThroughput(crypto, sink, size, total));
     }
-    const ratio = median(link.map((l, i) => l.mbps / (raw[i] as Transfer).mbps));
+    const ratios = link.map((l, i) => l.mbps / (raw[i] as Transfer).mbps);
     const cpu = (t: Transfer[]) =>
       `${median(t.map((x) => x.senderCpuMsPerMB)).toFixed(2)} + ${median(t.map((x) => x.sinkCpuMsPerMB)).toFixed(2)}`;
+    // What two cores could carry if a link cost only what the raw socket costs plus the AEAD.
+    const rawCpu = median(raw.map((x) => x.senderCpuMsPerMB + x.sinkCpuMsPerMB));
+    const boundMbps = 2000 / (rawCpu + aeadMsPerMB);
     console.log(
-      `  loopback TCP, ${size.toLocaleString('en')}-byte messages: raw socket ${median(raw.map((r) => r.mbps)).toFixed(0)} MB/s, ` +
-        `Postern link ${median(link.map((l) => l.mbps)).toFixed(0)} MB/s, ratio ${ratio.toFixed(2)}; ` +
-        `CPU ms per MB sender + receiver: raw ${cpu(raw)}, link ${cpu(link)} (median of ${runs} paired runs of ${total / 1e6} MB)`,
+      `  loopback TCP, ${size.toLocaleString('en')}-byte messages: raw socket ${median(raw.map((r) => r.mbps)).toFixed(0)} MB/s ` +
+        `(runs ${range(raw.map((r) => r.mbps))}), Postern link ${median(link.map((l) => l.mbps)).toFixed(0)} MB/s, ` +
+        `ratio ${median(ratios).toFixed(2)} (runs ${range(ratios, 2)}); CPU ms per MB sender + receiver: ` +
+        `raw ${cpu(raw)}, link ${cpu(link)}; two cores at raw + AEAD cost would carry ${boundMbps.toFixed(0)} MB/s ` +
+        `(median of ${runs} paired runs of ${total / 1e6} MB)`,
     );
   }
-  sink.stop();
+}
+
+/** The cipher's own cost per MB of full records, sealed then opened in place as a link does. */
+function aeadMsPerMB(crypto: CryptoProvider, opts: { rounds?: number; roundMs?: number }): number {
+  const key = crypto.randomBytes(32);
+  const nonce = new Uint8Array(12);
+  const record = new Uint8Array(65_535); // 65,519 bytes of plaintext, then room for the tag
+  const m = measure(
+    'seal+open',
+    () => {
+      crypto.chacha20poly1305EncryptInPlace(key, nonce, record, EMPTY);
+      if (!crypto.chacha20poly1305DecryptInPlace(key, nonce, record, EMPTY).ok)
+        throw new Error('open failed');
+    },
+    opts,
+  );
+  return 1000 / m.opsPerSec / (65_519 / 1e6);
+}
+
+const EMPTY = new Uint8Array(0);
+
+function range(values: number[], digits = 0): string {
+  return `${Math.min(...values).toFixed(digits)}–${Math.max(...values).toFixed(digits)}`;
 }

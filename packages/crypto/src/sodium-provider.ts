@@ -27,6 +27,8 @@ import {
 } from './provider.ts';
 
 type Aead = 'chacha20poly1305' | 'xchacha20poly1305';
+/** sodium-native's one-shot BLAKE2b takes outputs and keys of at least this many bytes. */
+const ONE_SHOT_BYTES_MIN = 16;
 
 export function createSodiumProvider(options: ProviderOptions = {}): CryptoProvider {
   const randomBytes = checkedRandom(options.random ?? osRandom);
@@ -59,9 +61,30 @@ export function createSodiumProvider(options: ProviderOptions = {}): CryptoProvi
   };
 }
 
+/**
+ * Small requests (keys, nonces: a handful per handshake) are served from a pool filled 4 KiB at a
+ * time, since each fill is a system call; served bytes are wiped from the pool. Large ones go
+ * straight to the OS.
+ */
+const RANDOM_POOL_BYTES = 4096;
+const RANDOM_POOLED_MAX = 64;
+const randomPool = new Uint8Array(RANDOM_POOL_BYTES);
+let randomPoolUsed = RANDOM_POOL_BYTES;
+
 function osRandom(length: number): Uint8Array {
   const out = new Uint8Array(length);
-  sodium.randombytes_buf(out);
+  if (length > RANDOM_POOLED_MAX) {
+    sodium.randombytes_buf(out);
+    return out;
+  }
+  if (randomPoolUsed + length > RANDOM_POOL_BYTES) {
+    sodium.randombytes_buf(randomPool);
+    randomPoolUsed = 0;
+  }
+  const taken = randomPool.subarray(randomPoolUsed, randomPoolUsed + length);
+  out.set(taken);
+  taken.fill(0);
+  randomPoolUsed += length;
   return out;
 }
 
@@ -184,10 +207,14 @@ function blake2b(
   key?: Uint8Array,
 ): Uint8Array {
   checkBlake2b(outLength, key);
-  // The streaming API, because sodium-native's one-shot wrapper refuses outputs and keys under
-  // 16 bytes that libsodium itself accepts.
-  const state = new Uint8Array(sodium.crypto_generichash_STATEBYTES);
   const out = new Uint8Array(outLength);
+  if (outLength >= ONE_SHOT_BYTES_MIN && (key === undefined || key.length >= ONE_SHOT_BYTES_MIN)) {
+    sodium.crypto_generichash(out, message, key);
+    return out;
+  }
+  // sodium-native's one-shot wrapper refuses outputs and keys under 16 bytes that libsodium itself
+  // accepts: those take the streaming API (three calls instead of one).
+  const state = new Uint8Array(sodium.crypto_generichash_STATEBYTES);
   sodium.crypto_generichash_init(state, key ?? null, outLength);
   sodium.crypto_generichash_update(state, message);
   sodium.crypto_generichash_final(state, out);

@@ -8,9 +8,12 @@ const EMPTY = new Uint8Array(0);
 /** §12.3: ChaChaPoly's 96-bit nonce is 32 zero bits, then the 64-bit counter little-endian. */
 export function chachaNonce(n: number): Uint8Array {
   const nonce = new Uint8Array(12);
-  const view = new DataView(nonce.buffer);
-  view.setUint32(4, n >>> 0, true); // n mod 2^32: exact for every safe integer
-  view.setUint32(8, Math.floor(n / 2 ** 32), true);
+  const low = n >>> 0; // n mod 2^32: exact for every safe integer
+  const high = Math.floor(n / 2 ** 32);
+  for (let i = 0; i < 4; i++) {
+    nonce[4 + i] = (low >>> (8 * i)) & 0xff;
+    nonce[8 + i] = (high >>> (8 * i)) & 0xff;
+  }
   return nonce;
 }
 

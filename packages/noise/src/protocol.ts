@@ -25,7 +25,24 @@ const REFUSED: ReadonlyMap<string, string> = new Map([
   ['BLAKE2s', 'hash BLAKE2s is not supported: use SHA256, SHA512 or BLAKE2b'],
 ]);
 
+/**
+ * Parsed protocols by name: a node uses one or two names for every handshake, and parsing a
+ * pattern's text costs more than a lookup. Names come from code, not from peers; the first
+ * PARSED_MAX are kept.
+ */
+const parsed = new Map<string, NoiseProtocol>();
+const PARSED_MAX = 64;
+
 export function parseProtocolName(name: string): NoiseProtocol {
+  let protocol = parsed.get(name);
+  if (protocol === undefined) {
+    protocol = parse(name);
+    if (parsed.size < PARSED_MAX) parsed.set(name, protocol);
+  }
+  return protocol;
+}
+
+function parse(name: string): NoiseProtocol {
   const parts = name.split('_');
   const [prefix, patternName, dh, cipher, hashName] = parts;
   if (parts.length !== 5 || prefix !== 'Noise' || patternName === undefined || hashName === undefined) {

@@ -18,7 +18,6 @@ export interface ByteStream {
   /** Called when the buffer has emptied after writes. */
   onDrain(listener: () => void): void;
   onClose(listener: (error?: Error) => void): void;
-  readonly remoteAddress: string;
 }
 
 export function tcpStream(socket: Socket): ByteStream {
@@ -41,11 +40,10 @@ export function tcpStream(socket: Socket): ByteStream {
       socket.on('error', (e) => (error = e));
       socket.on('close', () => listener(error));
     },
-    remoteAddress: `tcp://${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`,
   };
 }
 
-export function webSocketStream(ws: WebSocket, remoteAddress: string): ByteStream {
+export function webSocketStream(ws: WebSocket): ByteStream {
   ws.binaryType = 'nodebuffer';
   const drainListeners: (() => void)[] = [];
   return {
@@ -70,6 +68,5 @@ export function webSocketStream(ws: WebSocket, remoteAddress: string): ByteStrea
       ws.on('error', (e) => (error = e));
       ws.on('close', () => listener(error));
     },
-    remoteAddress,
   };
 }

@@ -42,7 +42,7 @@ export function connect(
       ws.once('close', () => fail('closed before connecting'));
       ws.once('open', () => {
         ws.removeAllListeners('close');
-        resolve(webSocketStream(ws, where));
+        resolve(webSocketStream(ws));
       });
     }
   });

@@ -157,10 +157,7 @@ export class Host {
   async listenWebSocket(port: number, host = '127.0.0.1'): Promise<string> {
     const server = new WebSocketServer({ port, host, maxPayload: 1024 * 1024 });
     await listening(server, (done) => server.once('listening', done));
-    server.on('connection', (ws, request) => {
-      const { remoteAddress, remotePort } = request.socket;
-      this.#accept(webSocketStream(ws, `ws://${remoteAddress ?? '?'}:${remotePort ?? '?'}`));
-    });
+    server.on('connection', (ws) => this.#accept(webSocketStream(ws)));
     return this.#listeningOn(server, { scheme: 'ws', host, port: (server.address() as AddressInfo).port });
   }
 

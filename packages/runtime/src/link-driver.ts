@@ -24,6 +24,7 @@ export class LinkDriver {
   readonly #clock: Clock;
   readonly #onEvent: (event: LinkEvent, driver: LinkDriver) => void;
   #timer: NodeJS.Timeout | undefined;
+  #timerAt = 0;
   #destroyTimer: NodeJS.Timeout | undefined;
   #ended = false;
   #closedDelivered = false;
@@ -114,14 +115,21 @@ export class LinkDriver {
   }
 
   #arm(at: number | undefined): void {
+    if (at === undefined || this.#ended) return this.#clearTimer();
+    // A timer due no later than `at` stays: if it fires early the link finds nothing to do and the
+    // pump arms the next one. So a busy link (whose keepalive deadline moves with every record)
+    // does not replace its timer on every pump.
+    if (this.#timer !== undefined && this.#timerAt <= at) return;
     this.#clearTimer();
-    if (at === undefined || this.#ended) return;
-    const delay = Math.max(0, at - this.#clock.monotonic());
-    this.#timer = setTimeout(() => {
-      this.#timer = undefined;
-      this.link.handleTimeout(this.#clock.monotonic());
-      this.pump();
-    }, delay);
+    this.#timerAt = at;
+    this.#timer = setTimeout(
+      () => {
+        this.#timer = undefined;
+        this.link.handleTimeout(this.#clock.monotonic());
+        this.pump();
+      },
+      Math.max(0, at - this.#clock.monotonic()),
+    );
     this.#timer.unref();
   }
 
