@@ -1,0 +1,15 @@
+export { ID_BYTES, ID_BITS, xorDistance, compareDistance, commonPrefixBits, idInBucket } from './distance.ts';
+export { DEFAULT_KADEMLIA_LIMITS, resolveKademliaLimits, type KademliaLimits } from './limits.ts';
+export { RoutingTable, type Contact, type Observation } from './routing-table.ts';
+export {
+  recordKey,
+  signRecord,
+  encodeRecord,
+  decodeRecord,
+  checkRecord,
+  compareVersions,
+  type SignedRecord,
+  type RecordFields,
+  type RecordLimits,
+  type RecordError,
+} from './records.ts';

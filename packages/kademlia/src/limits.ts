@@ -1,0 +1,45 @@
+import { UsageError } from '@postern/core';
+
+/** Bounds of a Kademlia node, each with its reason. */
+export interface KademliaLimits {
+  /**
+   * k: contacts per bucket, and how many closest nodes a lookup returns and a record is stored on.
+   * The paper's 20: the chance that all 20 of a bucket's nodes leave within an hour is small.
+   */
+  readonly bucketSize: number;
+  /** Candidates kept per full bucket, most recently seen first, to replace contacts that go away. */
+  readonly replacementCacheSize: number;
+  /** A bucket no lookup has touched for this long is refreshed by a lookup of a random id in it (the paper's hour). */
+  readonly bucketRefreshMs: number;
+  /**
+   * The largest record value: an identity record (keys, a few relays and replicants, entry points)
+   * fits in well under 2 KiB; four leave room and keep one record inside one link frame.
+   */
+  readonly recordValueBytesMax: number;
+  /** The largest salt (BEP 44's 64): it names a record among one owner's records. */
+  readonly recordSaltBytesMax: number;
+  /**
+   * A record may live at most this long before its owner republishes it: two days, so an owner
+   * offline for a day still has a findable record, and a lost key's records fade within two.
+   */
+  readonly recordTtlMaxMs: number;
+}
+
+export const DEFAULT_KADEMLIA_LIMITS: KademliaLimits = {
+  bucketSize: 20,
+  replacementCacheSize: 10,
+  bucketRefreshMs: 60 * 60 * 1000,
+  recordValueBytesMax: 4096,
+  recordSaltBytesMax: 64,
+  recordTtlMaxMs: 48 * 60 * 60 * 1000,
+};
+
+export function resolveKademliaLimits(limits: Partial<KademliaLimits> = {}): KademliaLimits {
+  const resolved = { ...DEFAULT_KADEMLIA_LIMITS, ...limits };
+  for (const [name, value] of Object.entries(resolved)) {
+    if (!Number.isSafeInteger(value) || value < 1) {
+      throw new UsageError('KAD_BAD_LIMIT', `limit ${name} must be a positive integer, got ${value}`);
+    }
+  }
+  return resolved;
+}
