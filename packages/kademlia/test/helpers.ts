@@ -1,5 +1,6 @@
 // Ids for tests: from a seeded Rng, or built bit by bit so a test can say exactly where an id falls.
-import { type Millis, type NodeId, Rng } from '@postern/core';
+import type { Rng } from '@postern/core';
+import { type Millis, type NodeId } from '@postern/core';
 import type { Contact } from '../src/index.ts';
 
 export const T0 = 0 as Millis;
