@@ -159,10 +159,13 @@ async function handshakesOverLoopback(
   sink: Sink,
   pattern: 'XX' | 'IK',
   seconds: number,
+  dialers: 'returning' | 'new',
 ): Promise<HandshakeRun> {
-  // Many peers, as a node sees them: one peer dialing again and again would have each new link
-  // replace (and close) its previous one at the responder, work a new peer does not cause.
+  // Returning peers: PEERS of them take turns, as a node's contacts reconnect (one peer dialing
+  // again and again would make each new link replace, and close, the one before at the responder).
+  // New peers: a fresh identity for every dial, so the responder has seen no announcement before.
   const peers = Array.from({ length: PEERS }, () => peer(crypto));
+  const nextPeer = () => (dialers === 'new' ? peer(crypto) : (peers[dials++ % PEERS] as Peer));
   const address = parseAddress(sink.link);
   const remoteStaticKey = pattern === 'IK' ? await learnStaticKey(crypto, sink.link) : undefined;
   let completed = 0;
@@ -174,7 +177,7 @@ async function handshakesOverLoopback(
       socket.once('connect', () => {
         const link = new Link({
           crypto,
-          ...(peers[dials++ % PEERS] as Peer),
+          ...nextPeer(),
           role: 'initiator',
           now: systemClock.monotonic(),
           ...(remoteStaticKey ? { pattern: 'IK' as const, remoteStaticKey } : {}),
@@ -238,16 +241,23 @@ export async function runTransportBench(quick: boolean): Promise<void> {
   const runs = quick ? 1 : 5;
   const seconds = quick ? 1 : 2;
   const sink = await startSink();
-  for (const pattern of ['XX', 'IK'] as const) {
-    await handshakesOverLoopback(crypto, sink, pattern, 1); // warm-up: both processes compile the hot paths
+  const cases = [
+    ['XX', 'new', 'new peers: a fresh identity per dial'],
+    ['XX', 'returning', `returning peers: ${PEERS} taking turns, their announcements verified before`],
+    ['IK', 'returning', `returning peers: ${PEERS} taking turns`],
+  ] as const;
+  for (const [pattern, dialers, who] of cases) {
+    await handshakesOverLoopback(crypto, sink, pattern, 1, dialers); // warm-up: both processes compile the hot paths
     const results: HandshakeRun[] = [];
-    for (let i = 0; i < runs; i++) results.push(await handshakesOverLoopback(crypto, sink, pattern, seconds));
+    for (let i = 0; i < runs; i++)
+      results.push(await handshakesOverLoopback(crypto, sink, pattern, seconds, dialers));
     const perCore = results.map((r) => 1000 / r.responderCpuMs);
     console.log(
-      `  ${pattern} handshakes between two processes over loopback TCP: ${median(results.map((r) => r.perSecond)).toFixed(0)} /s; ` +
-        `responder ${median(results.map((r) => r.responderCpuMs * 1000)).toFixed(0)} µs CPU each = ` +
-        `${median(perCore).toFixed(0)} /s per core (runs ${range(perCore)}; median of ${runs} runs of ${seconds} s ` +
-        `after a warm-up, ${CONCURRENCY} dials in flight from ${PEERS} peers)`,
+      `  ${pattern} handshakes between two processes over loopback TCP, ${who}: ` +
+        `${median(results.map((r) => r.perSecond)).toFixed(0)} /s; responder ` +
+        `${median(results.map((r) => r.responderCpuMs * 1000)).toFixed(0)} µs CPU each = ` +
+        `${median(perCore).toFixed(0)} /s per core (runs ${range(perCore)}; median of ${runs} runs of ` +
+        `${seconds} s after a warm-up, ${CONCURRENCY} dials in flight)`,
     );
   }
   await throughput(crypto, sink, aead, quick);

@@ -49,6 +49,7 @@ declare module 'sodium-native' {
     ): number;
 
     crypto_generichash(out: Uint8Array, message: Uint8Array, key?: Uint8Array): void;
+    crypto_generichash_batch(out: Uint8Array, batch: readonly Uint8Array[], key?: Uint8Array): void;
     crypto_generichash_STATEBYTES: number;
     crypto_generichash_init(state: Uint8Array, key: Uint8Array | null, outLength: number): void;
     crypto_generichash_update(state: Uint8Array, message: Uint8Array): void;

@@ -20,6 +20,7 @@ import {
   type NodeAnnouncement,
   type NodeKeys,
   signAnnouncement,
+  VerifiedAnnouncements,
 } from '@postern/transport';
 import { WebSocketServer } from 'ws';
 import { type Address, formatAddress, parseAddress } from './address.ts';
@@ -47,6 +48,11 @@ export interface HostLimits {
   readonly backoffAddressesMax: number;
   /** How long a graceful close waits for links to flush before cutting them. */
   readonly closeGraceMs: number;
+  /**
+   * Peer announcements remembered as verified, so a reconnecting peer's signature is not checked
+   * again: 32 bytes of digest each; a few thousand covers a node's routing table and its clients.
+   */
+  readonly verifiedAnnouncementsMax: number;
 }
 
 export const DEFAULT_HOST_LIMITS: HostLimits = {
@@ -57,6 +63,7 @@ export const DEFAULT_HOST_LIMITS: HostLimits = {
   dialBackoffMaxMs: 5 * 60_000,
   backoffAddressesMax: 4096,
   closeGraceMs: 2_000,
+  verifiedAnnouncementsMax: 4096,
 };
 
 export interface HostOptions {
@@ -119,6 +126,7 @@ export class Host {
   readonly #dialing = new Map<string, Promise<NodeId>>();
   readonly #cancels = new Set<() => void>();
   readonly #backoff: BoundedLru<string, { failures: number; retryAt: number }>;
+  readonly #verified: VerifiedAnnouncements;
   readonly #servers: { close(): void }[] = [];
   readonly #addresses: string[] = [];
   #sweeper: NodeJS.Timeout | undefined;
@@ -131,6 +139,7 @@ export class Host {
     this.nodeId = options.keys.nodeId;
     this.limits = { ...DEFAULT_HOST_LIMITS, ...options.limits };
     this.#backoff = new BoundedLru(this.limits.backoffAddressesMax);
+    this.#verified = new VerifiedAnnouncements(this.limits.verifiedAnnouncementsMax);
     this.#sweeper = setInterval(() => this.#closeIdle(), Math.max(1000, this.limits.idleMs / 4));
     this.#sweeper.unref();
   }
@@ -311,6 +320,7 @@ export class Host {
         : {}),
       ...(options.expectedNodeId ? { expectedNodeId: options.expectedNodeId } : {}),
       ...(this.#options.linkLimits ? { limits: this.#options.linkLimits } : {}),
+      verifiedAnnouncements: this.#verified,
       now: this.#clock.monotonic(),
     });
   }

@@ -6,6 +6,7 @@ export {
   signAnnouncement,
   encodeAnnouncement,
   decodeAnnouncement,
+  VerifiedAnnouncements,
 } from './announcement.ts';
 export {
   Link,

@@ -14,7 +14,12 @@ import {
 import type { CryptoProvider } from '@postern/crypto';
 import { type CipherState, type HandshakeState, createHandshake } from '@postern/noise';
 import { FRAME_HEADER_BYTES, FrameDecoder, encodeFrame } from '@postern/wire';
-import { type NodeAnnouncement, decodeAnnouncement, encodeAnnouncement } from './announcement.ts';
+import {
+  type NodeAnnouncement,
+  type VerifiedAnnouncements,
+  decodeAnnouncement,
+  encodeAnnouncement,
+} from './announcement.ts';
 import { CloseCode, type CloseCodeName, closeCodeName } from './close.ts';
 import {
   DEFAULT_LINK_LIMITS,
@@ -78,6 +83,8 @@ export interface LinkOptions {
   /** When dialing a known node: any other node answering is refused. */
   readonly expectedNodeId?: NodeId;
   readonly limits?: Partial<LinkLimits>;
+  /** Shared by a host's links: a reconnecting peer's announcement is not verified again. */
+  readonly verifiedAnnouncements?: VerifiedAnnouncements;
   readonly now: Millis;
 }
 
@@ -88,6 +95,7 @@ export class Link {
   readonly #keys: NodeKeys;
   readonly #announcement: Uint8Array;
   readonly #expectedNodeId: NodeId | undefined;
+  readonly #verified: VerifiedAnnouncements | undefined;
   readonly #frames = new FrameDecoder({ maxFrameBytes: MAX_FRAME_BYTES, shareChunks: true });
   readonly #queues: SendQueues;
   readonly #events: LinkEvent[] = [];
@@ -123,6 +131,7 @@ export class Link {
     this.#keys = options.keys;
     this.#announcement = encodeAnnouncement(options.announcement);
     this.#expectedNodeId = options.expectedNodeId;
+    this.#verified = options.verifiedAnnouncements;
     this.#queues = new SendQueues(this.limits.queueBytesPerProtocolMax);
     this.#deadline = options.now + this.limits.handshakeTimeoutMs;
     this.#lastSentAt = this.#lastReceivedAt = options.now;
@@ -328,7 +337,9 @@ export class Link {
 
   #acceptAnnouncement(bytes: Uint8Array, hs: HandshakeState, now: Millis): boolean {
     const remoteStatic = hs.remoteStaticKey;
-    const checked = remoteStatic ? decodeAnnouncement(this.#crypto, bytes, remoteStatic) : undefined;
+    const checked = remoteStatic
+      ? decodeAnnouncement(this.#crypto, bytes, remoteStatic, this.#verified)
+      : undefined;
     if (!checked?.ok) {
       this.#fail('BadAnnouncement', checked ? checked.error.code : 'no static key', now);
       return false;
