@@ -6,6 +6,8 @@ export {
   signRecord,
   encodeRecord,
   decodeRecord,
+  readRecord,
+  recordBytesMax,
   checkRecord,
   compareVersions,
   type SignedRecord,
@@ -13,3 +15,13 @@ export {
   type RecordLimits,
   type RecordError,
 } from './records.ts';
+export {
+  KADEMLIA_PROTOCOL,
+  CONTACT_ADDRESSES_MAX,
+  RID_MAX,
+  encodeMessage,
+  decodeMessage,
+  messageBytesMax,
+  type KadMessage,
+  type MessageLimits,
+} from './messages.ts';

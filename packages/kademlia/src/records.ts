@@ -1,6 +1,7 @@
 import { type Result, UsageError, bytesEqual, concatBytes, err, ok, utf8 } from '@postern/core';
 import { type CryptoProvider, KeyBytes } from '@postern/crypto';
 import {
+  type Reader,
   type WireError,
   decodeWith,
   encodeCanonical,
@@ -83,9 +84,9 @@ export function encodeRecord(record: SignedRecord): Uint8Array {
   return encodeCanonical({ ...record });
 }
 
-/** Total: any bytes give a record with fields of the right shapes and sizes, or RECORD_MALFORMED. */
-export function decodeRecord(bytes: Uint8Array, limits: RecordLimits): Result<SignedRecord, RecordError> {
-  const read = expectStruct({
+/** Reads a record's fields, of the right shapes and sizes, from a decoded value (also inside messages). */
+export function readRecord(limits: RecordLimits): Reader<SignedRecord> {
+  return expectStruct({
     owner: expectBytes(KeyBytes.ed25519Public),
     salt: expectBytes({ min: 0, max: limits.recordSaltBytesMax }),
     seq: expectUint(),
@@ -93,8 +94,16 @@ export function decodeRecord(bytes: Uint8Array, limits: RecordLimits): Result<Si
     expiresAtMs: expectUint(),
     signature: expectBytes(KeyBytes.ed25519Signature),
   });
-  const maxBytes = limits.recordValueBytesMax + limits.recordSaltBytesMax + RECORD_OVERHEAD_BYTES;
-  const decoded = decodeWith(bytes, read, { maxBytes });
+}
+
+/** The largest encoding of a record within the limits. */
+export function recordBytesMax(limits: RecordLimits): number {
+  return limits.recordValueBytesMax + limits.recordSaltBytesMax + RECORD_OVERHEAD_BYTES;
+}
+
+/** Total: any bytes give a record with fields of the right shapes and sizes, or RECORD_MALFORMED. */
+export function decodeRecord(bytes: Uint8Array, limits: RecordLimits): Result<SignedRecord, RecordError> {
+  const decoded = decodeWith(bytes, readRecord(limits), { maxBytes: recordBytesMax(limits) });
   return decoded.ok ? decoded : err({ code: 'RECORD_MALFORMED', error: decoded.error });
 }
 
