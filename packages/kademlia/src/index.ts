@@ -25,3 +25,4 @@ export {
   type KadMessage,
   type MessageLimits,
 } from './messages.ts';
+export { RecordStore, keyOf, type StoreError, type StoreOutcome, type StoreLimits } from './record-store.ts';

@@ -23,6 +23,13 @@ export interface KademliaLimits {
    * offline for a day still has a findable record, and a lost key's records fade within two.
    */
   readonly recordTtlMaxMs: number;
+  /**
+   * Records a node stores for others. At ~4.5 KiB each, 10,000 is ~45 MiB at most; a node is one
+   * of k = 20 holders of each key, so this covers a network of ~500 records per node times k.
+   */
+  readonly storedRecordsMax: number;
+  /** Records one owner may have stored on this node, so one key cannot fill the store with salts. */
+  readonly storedRecordsPerOwnerMax: number;
 }
 
 export const DEFAULT_KADEMLIA_LIMITS: KademliaLimits = {
@@ -32,6 +39,8 @@ export const DEFAULT_KADEMLIA_LIMITS: KademliaLimits = {
   recordValueBytesMax: 4096,
   recordSaltBytesMax: 64,
   recordTtlMaxMs: 48 * 60 * 60 * 1000,
+  storedRecordsMax: 10_000,
+  storedRecordsPerOwnerMax: 16,
 };
 
 export function resolveKademliaLimits(limits: Partial<KademliaLimits> = {}): KademliaLimits {

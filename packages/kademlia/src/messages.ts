@@ -36,7 +36,7 @@ export type KadMessage =
       readonly nodes: readonly Contact[];
     }
   | { readonly t: 'store'; readonly rid: number; readonly record: SignedRecord }
-  /** The answer to store: `ok`, or why the record was refused (a RecordError code, or 'STORE_FULL'). */
+  /** The answer to store: `ok`, or why the record was refused (a StoreError code). */
   | { readonly t: 'stored'; readonly rid: number; readonly result: string };
 
 export type MessageLimits = Pick<
