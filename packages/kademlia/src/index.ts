@@ -26,3 +26,4 @@ export {
   type MessageLimits,
 } from './messages.ts';
 export { RecordStore, keyOf, type StoreError, type StoreOutcome, type StoreLimits } from './record-store.ts';
+export { LookupPath } from './lookup-path.ts';

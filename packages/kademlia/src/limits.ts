@@ -30,6 +30,15 @@ export interface KademliaLimits {
   readonly storedRecordsMax: number;
   /** Records one owner may have stored on this node, so one key cannot fill the store with salts. */
   readonly storedRecordsPerOwnerMax: number;
+  /** α: RPCs one lookup path keeps in flight (the paper's 3): enough to route around a slow node. */
+  readonly alpha: number;
+  /**
+   * d: disjoint paths per lookup (S/Kademlia). No node is queried on two paths, so a lookup fails
+   * only if every path meets a malicious node; 4 keeps ≥ 99 % success with 10 % bad nodes.
+   */
+  readonly disjointPaths: number;
+  /** Candidates one path remembers, closest first: a few times k, so answers full of far ids cannot grow it. */
+  readonly lookupCandidatesMax: number;
 }
 
 export const DEFAULT_KADEMLIA_LIMITS: KademliaLimits = {
@@ -41,6 +50,9 @@ export const DEFAULT_KADEMLIA_LIMITS: KademliaLimits = {
   recordTtlMaxMs: 48 * 60 * 60 * 1000,
   storedRecordsMax: 10_000,
   storedRecordsPerOwnerMax: 16,
+  alpha: 3,
+  disjointPaths: 4,
+  lookupCandidatesMax: 80,
 };
 
 export function resolveKademliaLimits(limits: Partial<KademliaLimits> = {}): KademliaLimits {
