@@ -27,3 +27,4 @@ export {
 } from './messages.ts';
 export { RecordStore, keyOf, type StoreError, type StoreOutcome, type StoreLimits } from './record-store.ts';
 export { LookupPath } from './lookup-path.ts';
+export { KademliaMachine, type KademliaEvent, type KademliaOptions, type QueryId } from './machine.ts';

@@ -39,6 +39,14 @@ export interface KademliaLimits {
   readonly disjointPaths: number;
   /** Candidates one path remembers, closest first: a few times k, so answers full of far ids cannot grow it. */
   readonly lookupCandidatesMax: number;
+  /** An RPC unanswered after this long has failed: a few round trips across continents. */
+  readonly rpcTimeoutMs: number;
+  /** RPCs of ours awaiting an answer, all queries together: more is a caller flooding us. */
+  readonly pendingRpcsMax: number;
+  /** Queries (lookups, reads, stores) running at once. */
+  readonly queriesMax: number;
+  /** Peers whose addresses are remembered beyond the routing table (least recently seen forgotten first). */
+  readonly peerAddressesMax: number;
 }
 
 export const DEFAULT_KADEMLIA_LIMITS: KademliaLimits = {
@@ -53,6 +61,10 @@ export const DEFAULT_KADEMLIA_LIMITS: KademliaLimits = {
   alpha: 3,
   disjointPaths: 4,
   lookupCandidatesMax: 80,
+  rpcTimeoutMs: 2_000,
+  pendingRpcsMax: 1024,
+  queriesMax: 64,
+  peerAddressesMax: 4096,
 };
 
 export function resolveKademliaLimits(limits: Partial<KademliaLimits> = {}): KademliaLimits {
