@@ -353,7 +353,7 @@ export class KademliaMachine {
     while (this.#pending.has(rid)) rid = this.#rng.int(RID_MAX);
     this.#learn(to);
     this.#pending.set(rid, { to, deadline: now + this.limits.rpcTimeoutMs, query, path });
-    this.#send(to.id, { ...message, rid } as KadMessage);
+    this.#send(to.id, { ...message, rid });
     return true;
   }
 
