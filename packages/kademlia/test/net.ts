@@ -23,10 +23,10 @@ export class Net {
   readonly #timers = new Map<string, number | undefined>();
   readonly #linked = new Set<string>();
 
-  constructor(
-    seed: string,
-    readonly limits: Partial<KademliaLimits> = {},
-  ) {
+  readonly limits: Partial<KademliaLimits>;
+
+  constructor(seed: string, limits: Partial<KademliaLimits> = {}) {
+    this.limits = limits;
     this.rng = Rng.fromSeed(seed);
     const rng = this.rng.fork('crypto');
     this.crypto = createSodiumProvider({ random: (n) => rng.bytes(n) });
