@@ -252,7 +252,10 @@ function hmacBlake2b(key: Uint8Array, message: Uint8Array): Uint8Array {
   const out = new Uint8Array(HMAC_OUT_BYTES);
   hashPadded(inner, blockKey, 0x36, message);
   hashPadded(out, blockKey, 0x5c, inner);
-  hmacScratch.fill(0); // no key material left behind
+  // No key material left behind: the pads in the scratch buffer, the inner hash, a hashed long key.
+  hmacScratch.fill(0);
+  inner.fill(0);
+  if (blockKey !== key) blockKey.fill(0);
   return out;
 }
 

@@ -25,6 +25,13 @@ export {
   type KadMessage,
   type MessageLimits,
 } from './messages.ts';
-export { RecordStore, keyOf, type StoreError, type StoreOutcome, type StoreLimits } from './record-store.ts';
+export {
+  RecordStore,
+  keyOf,
+  type StoreError,
+  type StoreOutcome,
+  type StoreLimits,
+  type StoredEntry,
+} from './record-store.ts';
 export { LookupPath } from './lookup-path.ts';
 export { KademliaMachine, type KademliaEvent, type KademliaOptions, type QueryId } from './machine.ts';

@@ -47,6 +47,14 @@ export interface KademliaLimits {
   readonly queriesMax: number;
   /** Peers whose addresses are remembered beyond the routing table (least recently seen forgotten first). */
   readonly peerAddressesMax: number;
+  /**
+   * A node holding a record stores it again on the k closest nodes it finds when nobody has stored
+   * it there for this long (Kademlia §2.5: an hour), so nodes that joined near the key get a copy
+   * and copies lost with departed nodes are replaced.
+   */
+  readonly republishIntervalMs: number;
+  /** Maintenance queries (bucket refreshes, republishes) one tick may start: spreads the load out. */
+  readonly maintenanceQueriesPerTickMax: number;
 }
 
 export const DEFAULT_KADEMLIA_LIMITS: KademliaLimits = {
@@ -65,6 +73,8 @@ export const DEFAULT_KADEMLIA_LIMITS: KademliaLimits = {
   pendingRpcsMax: 1024,
   queriesMax: 64,
   peerAddressesMax: 4096,
+  republishIntervalMs: 60 * 60 * 1000,
+  maintenanceQueriesPerTickMax: 8,
 };
 
 export function resolveKademliaLimits(limits: Partial<KademliaLimits> = {}): KademliaLimits {

@@ -42,9 +42,12 @@ export class LookupPath {
     this.#add(options.seeds);
   }
 
-  /** Contacts to ask now: the closest waiting ones among the k closest live, up to α asked at once. */
-  next(): Contact[] {
-    const out = this.#waitingAmongClosest(this.#limits.alpha - this.#asked);
+  /**
+   * Contacts to ask now: the closest waiting ones among the k closest live, up to α asked at once,
+   * and at most `max` (what the caller can send).
+   */
+  next(max = Infinity): Contact[] {
+    const out = this.#waitingAmongClosest(Math.min(max, this.#limits.alpha - this.#asked));
     for (const candidate of out) {
       this.#claimed.add(candidate.key);
       candidate.state = 'asked';

@@ -6,12 +6,20 @@ import {
   type Rng,
   UsageError,
   toHex,
+  utf8,
 } from '@postern/core';
 import type { CryptoProvider } from '@postern/crypto';
-import { compareDistance, requireId } from './distance.ts';
+import { ID_BYTES, compareDistance, idInBucket, requireId } from './distance.ts';
 import { type KademliaLimits, resolveKademliaLimits } from './limits.ts';
 import { LookupPath } from './lookup-path.ts';
-import { type KadMessage, RID_MAX, decodeMessage, encodeMessage } from './messages.ts';
+import {
+  ADDRESS_BYTES_MAX,
+  CONTACT_ADDRESSES_MAX,
+  type KadMessage,
+  RID_MAX,
+  decodeMessage,
+  encodeMessage,
+} from './messages.ts';
 import { RecordStore, keyOf } from './record-store.ts';
 import { type SignedRecord, checkRecord, compareVersions } from './records.ts';
 import { type Contact, RoutingTable } from './routing-table.ts';
@@ -39,12 +47,14 @@ type QueryKind = 'find_node' | 'find_value' | 'store';
 interface Query {
   readonly id: QueryId;
   readonly kind: QueryKind;
+  /** A maintenance query (bucket refresh, republish): no event when it ends. */
+  readonly internal: boolean;
   readonly target: Uint8Array;
   readonly paths: LookupPath[];
   /** store: the record; find_value: the best valid record seen. */
   record: SignedRecord | undefined;
-  /** find_value: nodes that returned an older version, to repair. */
-  readonly stale: Contact[];
+  /** find_value: every holder that answered with a valid record, and its seq (stale ones are repaired). */
+  readonly versions: { holder: Contact; seq: number }[];
   holders: number;
   /** store phase: STORE requests out, and how many kept it. */
   storing: number;
@@ -54,6 +64,8 @@ interface Query {
 
 interface Pending {
   readonly to: Contact;
+  /** The answers that fit the request (`nodes` or `value` for find_value, ...). */
+  readonly expects: readonly KadMessage['t'][];
   readonly deadline: number;
   readonly query: Query | undefined;
   readonly path: LookupPath | undefined;
@@ -86,7 +98,11 @@ export class KademliaMachine {
   readonly #pending = new Map<number, Pending>();
   readonly #queries = new Map<QueryId, Query>();
   readonly #addresses: BoundedLru<string, readonly string[]>;
+  readonly #maintenanceEveryMs: number;
+  #maintenanceAt: number;
   #nextQuery = 1;
+  /** A query could not send for want of room among pending RPCs: advance them all when room frees up. */
+  #starved = false;
 
   constructor(options: KademliaOptions) {
     requireId(options.self, 'self');
@@ -98,17 +114,22 @@ export class KademliaMachine {
     this.#rng = options.rng;
     this.#wallOffset = options.wallClockOffsetMs;
     this.#addresses = new BoundedLru(this.limits.peerAddressesMax);
+    // Often enough that a bucket or record is looked after within a quarter of its period late.
+    this.#maintenanceEveryMs = Math.min(this.limits.bucketRefreshMs, this.limits.republishIntervalMs) / 4;
+    this.#maintenanceAt = options.now + this.#maintenanceEveryMs;
   }
 
   /** Where a node listens, if known (from the table, a lookup, or `peerConnected`). */
   addressesOf(id: Uint8Array): readonly string[] | undefined {
-    return this.#addresses.peek(toHex(id));
+    return this.table.contact(id)?.addresses ?? this.#addresses.peek(toHex(id));
   }
 
   /** A link to `contact` came up (its announcement gave its addresses): it may join the table. */
   peerConnected(contact: Contact, now: Millis): void {
-    this.#learn(contact);
-    this.#observe(contact, now);
+    const valid = sanitize(contact);
+    if (valid === undefined || toHex(valid.id) === toHex(this.self)) return;
+    this.#addresses.set(toHex(valid.id), valid.addresses); // from its own signed announcement
+    this.#observe(valid, now);
   }
 
   /** Joins the network through known nodes: a lookup of our own id fills the table around us. */
@@ -149,42 +170,93 @@ export class KademliaMachine {
     const pending = this.#pending.get(message.rid);
     if (pending === undefined || toHex(pending.to.id) !== toHex(from)) return; // late, or not ours
     this.#pending.delete(message.rid);
-    this.#onAnswer(pending, message, now);
+    if (!pending.expects.includes(message.t)) {
+      this.#misbehaved(from, 'KAD_UNEXPECTED_ANSWER');
+      this.#failed(pending, now);
+    } else {
+      this.#onAnswer(pending, message, now);
+    }
+    this.#unstarve(now);
   }
 
-  /** Fails every RPC past its deadline. Idempotent. */
+  #unstarve(now: Millis): void {
+    if (!this.#starved) return;
+    this.#starved = false;
+    for (const query of [...this.#queries.values()]) this.#advance(query, now);
+  }
+
+  /** Fails every RPC past its deadline; refreshes buckets and republishes records when due. Idempotent. */
   handleTimeout(now: Millis): void {
+    if (now >= this.#maintenanceAt) {
+      this.#maintenanceAt = now + this.#maintenanceEveryMs;
+      this.#maintain(now);
+    }
     for (const [rid, pending] of [...this.#pending]) {
       if (pending.deadline > now) continue;
       this.#pending.delete(rid);
-      this.table.pingFailed(pending.to.id);
-      pending.path?.failed(pending.to.id);
-      if (pending.query?.kind === 'store' && pending.path === undefined) pending.query.storing--;
-      if (pending.query) this.#advance(pending.query, now);
+      this.#failed(pending, now);
     }
+    this.#unstarve(now);
+  }
+
+  /** An RPC that timed out or got an answer that does not fit it. */
+  #failed(pending: Pending, now: Millis): void {
+    const { to, query, path } = pending;
+    if (pending.expects.includes('pong')) this.table.pingFailed(to.id);
+    else this.table.unresponsive(to.id);
+    path?.failed(to.id);
+    if (query?.kind === 'store' && path === undefined) query.storing--;
+    if (query) this.#advance(query, now);
   }
 
   pollOutput(): Output<KademliaEvent> {
     const output = this.#outputs.shift();
     if (output !== undefined) return output;
-    let at: number | undefined;
-    for (const pending of this.#pending.values())
-      at = at === undefined ? pending.deadline : Math.min(at, pending.deadline);
-    return { type: 'timeout', at: at as Millis | undefined };
+    let at = this.#maintenanceAt;
+    for (const pending of this.#pending.values()) at = Math.min(at, pending.deadline);
+    return { type: 'timeout', at: at as Millis };
+  }
+
+  /**
+   * Refreshes buckets no lookup touched for `bucketRefreshMs`, and stores again every record nobody
+   * stored here for `republishIntervalMs` — at most `maintenanceQueriesPerTickMax` queries a tick,
+   * leaving room for the caller's own queries; what is left waits for the next tick.
+   */
+  #maintain(now: Millis): void {
+    let budget = Math.min(
+      this.limits.maintenanceQueriesPerTickMax,
+      this.limits.queriesMax - this.#queries.size - Math.ceil(this.limits.queriesMax / 4),
+    );
+    for (const bucket of this.table.staleBuckets(now, this.limits.bucketRefreshMs)) {
+      if (budget-- <= 0) return;
+      this.#startQuery('find_node', idInBucket(this.self, bucket, this.#rng.bytes(32)), now, undefined, true);
+    }
+    const wall = this.#wall(now);
+    for (const entry of this.store.entries(wall)) {
+      if (entry.storedAtMs + this.limits.republishIntervalMs > wall) continue;
+      if (budget-- <= 0) return;
+      entry.storedAtMs = wall;
+      const id = this.#startQuery('store', entry.key, now, undefined, true);
+      (this.#queries.get(id) as Query).record = entry.record;
+    }
   }
 
   #wall(now: Millis): number {
     return now + this.#wallOffset;
   }
 
+  /** Addresses heard from others: kept for ids we know nothing of, never over what we know. */
   #learn(contact: Contact): void {
-    if (toHex(contact.id) !== toHex(this.self)) this.#addresses.set(toHex(contact.id), contact.addresses);
+    const valid = sanitize(contact);
+    if (valid === undefined || toHex(valid.id) === toHex(this.self) || this.addressesOf(valid.id)) return;
+    this.#addresses.set(toHex(valid.id), valid.addresses);
   }
 
   #observe(contact: Contact, now: Millis): void {
     const observation = this.table.observe(contact, now);
-    if (observation.type === 'cached' && observation.ping)
-      this.#request(observation.ping, { t: 'ping' }, now);
+    if (observation.type === 'cached' && observation.ping) {
+      if (!this.#request(observation.ping, { t: 'ping' }, now)) this.table.pingAbandoned(observation.ping.id);
+    }
   }
 
   #answer(from: NodeId, request: Request, now: Millis): void {
@@ -233,14 +305,18 @@ export class KademliaMachine {
     });
     if (!checked.ok) return this.#misbehaved(holder.id, checked.error.code);
     query.holders++;
-    if (query.record === undefined || compareVersions(record, query.record) === 'newer') {
+    query.versions.push({ holder, seq: record.seq });
+    if (query.record === undefined || compareVersions(record, query.record) === 'newer')
       query.record = record;
-    } else if (compareVersions(record, query.record) === 'stale') {
-      query.stale.push(holder);
-    }
   }
 
-  #startQuery(kind: QueryKind, target: Uint8Array, now: Millis, seeds?: readonly Contact[]): QueryId {
+  #startQuery(
+    kind: QueryKind,
+    target: Uint8Array,
+    now: Millis,
+    seeds?: readonly Contact[],
+    internal = false,
+  ): QueryId {
     if (this.#queries.size >= this.limits.queriesMax) {
       throw new UsageError('KAD_TOO_MANY_QUERIES', `at most ${this.limits.queriesMax} queries run at once`);
     }
@@ -265,10 +341,11 @@ export class KademliaMachine {
     const query: Query = {
       id,
       kind,
+      internal,
       target,
       paths,
       record: undefined,
-      stale: [],
+      versions: [],
       holders: 0,
       storing: 0,
       stored: 0,
@@ -284,10 +361,13 @@ export class KademliaMachine {
     if (!this.#queries.has(query.id)) return;
     const ask = query.kind === 'find_value' ? 'find_value' : 'find_node';
     for (const path of query.paths) {
-      for (const contact of path.next()) {
+      // Only as many as can be sent: the rest wait in the path for a later turn.
+      const room = this.limits.pendingRpcsMax - this.#pending.size;
+      if (room <= 0 && !path.done) this.#starved = true;
+      for (const contact of path.next(room)) {
         const message =
           ask === 'find_value' ? { t: ask, key: query.target } : { t: ask, target: query.target };
-        if (!this.#request(contact, message as RequestBody, now, query, path)) path.failed(contact.id);
+        this.#request(contact, message as RequestBody, now, query, path);
       }
     }
     if (!query.paths.every((p) => p.done)) return;
@@ -295,10 +375,23 @@ export class KademliaMachine {
     this.#finish(query, now);
   }
 
+  /**
+   * Stores on the k closest nodes the lookup found — ourselves included when we are among them
+   * (a node near a key keeps it too, or a republish from it would skip its own copy).
+   */
   #storePhase(query: Query, now: Millis): void {
     if (query.asked === 0) {
-      for (const contact of this.#closestOf(query)) {
-        if (this.#request(contact, { t: 'store', record: query.record as SignedRecord }, now, query)) {
+      const record = query.record as SignedRecord;
+      const closest = this.#closestOf(query);
+      const k = this.limits.bucketSize;
+      const last = closest[k - 1];
+      if (last === undefined || compareDistance(query.target, this.self, last.id) < 0) {
+        query.asked++;
+        if (this.store.put(query.target, record, this.#wall(now)).ok) query.stored++;
+        closest.length = Math.min(closest.length, k - 1); // we take one of the k places
+      }
+      for (const contact of closest) {
+        if (this.#request(contact, { t: 'store', record }, now, query)) {
           query.storing++;
           query.asked++;
         }
@@ -310,6 +403,7 @@ export class KademliaMachine {
 
   #finish(query: Query, now: Millis): void {
     this.#queries.delete(query.id);
+    if (query.internal) return;
     if (query.kind === 'find_node') {
       this.#emit({
         type: 'nodes-found',
@@ -319,8 +413,12 @@ export class KademliaMachine {
       });
     } else if (query.kind === 'find_value') {
       // Read repair: holders of an older version get the newest.
-      if (query.record)
-        for (const holder of query.stale) this.#request(holder, { t: 'store', record: query.record }, now);
+      const best = query.record;
+      if (best !== undefined) {
+        for (const { holder, seq } of query.versions) {
+          if (seq < best.seq) this.#request(holder, { t: 'store', record: best }, now);
+        }
+      }
       this.#emit({
         type: 'value-found',
         query: query.id,
@@ -352,7 +450,8 @@ export class KademliaMachine {
     let rid = this.#rng.int(RID_MAX);
     while (this.#pending.has(rid)) rid = this.#rng.int(RID_MAX);
     this.#learn(to);
-    this.#pending.set(rid, { to, deadline: now + this.limits.rpcTimeoutMs, query, path });
+    const expects = ANSWERS[message.t];
+    this.#pending.set(rid, { to, expects, deadline: now + this.limits.rpcTimeoutMs, query, path });
     this.#send(to.id, { ...message, rid });
     return true;
   }
@@ -371,6 +470,23 @@ export class KademliaMachine {
 }
 
 type Request = Extract<KadMessage, { t: 'ping' | 'find_node' | 'find_value' | 'store' }>;
+
+/** The answers each request can get. */
+const ANSWERS: Record<Request['t'], readonly KadMessage['t'][]> = {
+  ping: ['pong'],
+  find_node: ['nodes'],
+  find_value: ['nodes', 'value'],
+  store: ['stored'],
+};
+
+/** A contact as the codec allows it: 1 to CONTACT_ADDRESSES_MAX addresses of at most 256 bytes, or none. */
+function sanitize(contact: Contact): Contact | undefined {
+  if (contact.id.length !== ID_BYTES) return undefined;
+  const addresses = contact.addresses
+    .filter((a) => typeof a === 'string' && a.length > 0 && utf8(a).length <= ADDRESS_BYTES_MAX)
+    .slice(0, CONTACT_ADDRESSES_MAX);
+  return addresses.length === 0 ? undefined : { id: contact.id, addresses };
+}
 /** A request before its rid is chosen. */
 type RequestBody = WithoutRid<Request>;
 type WithoutRid<T> = T extends unknown ? Omit<T, 'rid'> : never;

@@ -50,7 +50,7 @@ export const KADEMLIA_PROTOCOL = 2;
 export const RID_MAX = 0xffff_ffff;
 /** A contact lists at most this many addresses (a TCP and a WebSocket one, on v4 and v6). */
 export const CONTACT_ADDRESSES_MAX = 4;
-const ADDRESS_BYTES_MAX = 256;
+export const ADDRESS_BYTES_MAX = 256;
 /** A result code is a short name. */
 const RESULT_BYTES_MAX = 32;
 

@@ -18,6 +18,13 @@ export type StoreError =
   | { code: 'RECORD_SEQ_CONFLICT'; seq: number }
   | { code: 'STORE_FULL' };
 
+/** A kept record, and when it was last stored here (wall clock): what republishing goes by. */
+export interface StoredEntry {
+  readonly key: Uint8Array;
+  readonly record: SignedRecord;
+  storedAtMs: number;
+}
+
 /** How a put went: a new key, a newer version, or the same version again (a republish). */
 export type StoreOutcome = 'created' | 'replaced' | 'refreshed';
 
@@ -29,7 +36,7 @@ export type StoreOutcome = 'created' | 'replaced' | 'refreshed';
 export class RecordStore {
   readonly #crypto: CryptoProvider;
   readonly #limits: StoreLimits;
-  readonly #byKey = new Map<string, { key: Uint8Array; record: SignedRecord }>();
+  readonly #byKey = new Map<string, StoredEntry>();
   readonly #perOwner = new Map<string, number>();
 
   constructor(crypto: CryptoProvider, limits: StoreLimits) {
@@ -51,8 +58,11 @@ export class RecordStore {
       const order = compareVersions(record, stored);
       if (order === 'stale') return err({ code: 'RECORD_STALE', storedSeq: stored.seq });
       if (order === 'conflict') return err({ code: 'RECORD_SEQ_CONFLICT', seq: stored.seq });
-      if (order === 'same' && record.expiresAtMs <= stored.expiresAtMs) return ok('refreshed');
-      this.#byKey.set(id, { key, record });
+      if (order === 'same' && record.expiresAtMs <= stored.expiresAtMs) {
+        (this.#byKey.get(id) as StoredEntry).storedAtMs = nowMs;
+        return ok('refreshed');
+      }
+      this.#byKey.set(id, { key, record, storedAtMs: nowMs });
       return ok(order === 'same' ? 'refreshed' : 'replaced');
     }
     const owner = toHex(record.owner);
@@ -62,7 +72,7 @@ export class RecordStore {
       this.sweep(nowMs);
       if (this.#byKey.size >= this.#limits.storedRecordsMax) return err({ code: 'STORE_FULL' });
     }
-    this.#byKey.set(id, { key, record });
+    this.#byKey.set(id, { key, record, storedAtMs: nowMs });
     this.#perOwner.set(owner, owned + 1);
     return ok('created');
   }
@@ -79,8 +89,8 @@ export class RecordStore {
     return dropped;
   }
 
-  /** Every unexpired record with its key, for republishing to the nodes now closest to each key. */
-  entries(nowMs: number): { key: Uint8Array; record: SignedRecord }[] {
+  /** Every unexpired record with its key and when it was last stored here (mutable: republishing sets it). */
+  entries(nowMs: number): StoredEntry[] {
     this.sweep(nowMs);
     return [...this.#byKey.values()];
   }

@@ -101,8 +101,8 @@ export class RoutingTable {
   }
 
   /**
-   * A contact did not answer (a ping or any request): it leaves its bucket, and the most recently
-   * seen replacement takes its place.
+   * The contact pinged to make room did not answer: it leaves its bucket, and the most recently
+   * seen replacement takes its place (in last-seen order).
    */
   pingFailed(id: NodeId): void {
     const found = this.#find(id);
@@ -111,11 +111,36 @@ export class RoutingTable {
     bucket.entries.splice(index, 1);
     this.#size--;
     if (bucket.pinging !== undefined && bytesEqual(bucket.pinging, id)) bucket.pinging = undefined;
+    this.#dropReplacement(bucket, id);
     const replacement = bucket.replacements.pop();
     if (replacement !== undefined) {
-      bucket.entries.push(replacement);
+      const at = bucket.entries.findIndex((e) => e.lastSeenAt > replacement.lastSeenAt);
+      bucket.entries.splice(at < 0 ? bucket.entries.length : at, 0, replacement);
       this.#size++;
     }
+  }
+
+  /**
+   * Some request to a contact timed out. One loss is not death: the contact goes only if a
+   * replacement is waiting to take its place (an empty bucket slot helps nobody); otherwise it stays,
+   * and the next newcomer's ping of the oldest contact settles it.
+   */
+  unresponsive(id: NodeId): void {
+    const found = this.#find(id);
+    if (found === undefined || found.bucket.replacements.length === 0) return;
+    this.pingFailed(id);
+  }
+
+  /** The ping `observe` asked for could not be sent: the bucket may ask again. */
+  pingAbandoned(id: NodeId): void {
+    const found = this.#find(id);
+    if (found?.bucket.pinging !== undefined && bytesEqual(found.bucket.pinging, id))
+      found.bucket.pinging = undefined;
+  }
+
+  /** The contact for `id`, if it is in a bucket. */
+  contact(id: Uint8Array): Contact | undefined {
+    return this.#find(id)?.entry.contact;
   }
 
   /**

@@ -65,8 +65,11 @@ export class Net {
     assert.fail('a machine kept producing output');
   }
 
-  /** Runs until no message is in flight and no timer is set, or `maxSteps`. */
-  run(maxSteps = 1_000_000): void {
+  /**
+   * Runs until no message is in flight and no timer is due within `idleMs` (RPC timeouts are; the
+   * machines' maintenance ticks, minutes away, are not), or `maxSteps`.
+   */
+  run(maxSteps = 1_000_000, idleMs = 60_000): void {
     for (let step = 0; step < maxSteps; step++) {
       const message = this.#queue.shift();
       if (message !== undefined) {
@@ -74,7 +77,7 @@ export class Net {
         continue;
       }
       const next = this.#nextTimer();
-      if (next === undefined) return;
+      if (next === undefined || next[1] > this.now + idleMs) return;
       this.now = Math.max(this.now, next[1]) as Millis;
       const machine = this.nodes.get(next[0]) as KademliaMachine;
       machine.handleTimeout(this.now);

@@ -170,6 +170,7 @@ export class HandshakeState {
         const shared = this.takePrecomputed(token) ?? this.dh(token);
         assert(shared.ok, `DH ${token} with a checked remote key`);
         this.symmetric.mixKey(shared.value);
+        shared.value.fill(0);
         return EMPTY;
       }
     }
@@ -224,6 +225,7 @@ export class HandshakeState {
         if (!shared.ok) return err({ code: 'NOISE_BAD_KEY' });
         this.unchecked.delete(dhRoles(token, this.isInitiator).remote);
         this.symmetric.mixKey(shared.value);
+        shared.value.fill(0);
         return ok(offset);
       }
     }
@@ -311,6 +313,7 @@ export class HandshakeState {
   private fail(): void {
     this.failed = true;
     this.e = undefined;
+    for (const shared of this.precomputed.values()) shared.fill(0);
     this.precomputed.clear();
   }
 

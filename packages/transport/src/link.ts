@@ -429,7 +429,8 @@ export class Link {
       return this.#fail('MessageTooLarge', `more than ${this.limits.messageBytesMax} bytes`, now);
     if ((flags & FLAG_FINAL) !== 0) {
       this.#partial.delete(protocol);
-      // The plaintext is a fresh buffer per record, owned here: a view of it needs no copy.
+      // The payload is a view of the record's own bytes (decrypted in place, or into a buffer of
+      // its own for a small frame inside a large read): handing it on needs no copy.
       const message = partial ? concatBytes(...partial.chunks, payload) : payload;
       this.#events.push({ type: 'message', protocol, bytes: message });
       return;

@@ -65,7 +65,8 @@ const scratch = new Uint8Array(64 * 1024);
 function encodeToScratch(value: WireValue): Uint8Array {
   try {
     return scratch.subarray(0, encodeInto(value, scratch).written);
-  } catch {
+  } catch (e) {
+    if (!(e instanceof Error && /too small/.test(e.message))) throw e;
     return encode(value); // larger than the scratch buffer
   }
 }
