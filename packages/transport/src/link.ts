@@ -65,6 +65,7 @@ const TAG_BYTES = 16;
 
 export type LinkEvent =
   | { type: 'established'; nodeId: NodeId; announcement: NodeAnnouncement; handshakeHash: Uint8Array }
+  /** `bytes` may be a view into a larger buffer (a socket read): use it, never its `.buffer`. */
   | { type: 'message'; protocol: number; bytes: Uint8Array }
   | { type: 'drained'; protocol: number }
   | { type: 'closed'; code: CloseCodeName; detail: string; byPeer: boolean };
