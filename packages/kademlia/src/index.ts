@@ -35,3 +35,10 @@ export {
 } from './record-store.ts';
 export { LookupPath } from './lookup-path.ts';
 export { KademliaMachine, type KademliaEvent, type KademliaOptions, type QueryId } from './machine.ts';
+export {
+  IDENTITY_SALT,
+  identityRecordKey,
+  signIdentityRecord,
+  openIdentityRecord,
+  type IdentityRecordError,
+} from './identity-record.ts';
