@@ -65,7 +65,7 @@ describe('identity records', () => {
       limits,
     );
     const opened = openIdentityRecord(crypto, wrapped, {
-      messagingId: mallory.messagingId as MessagingId,
+      messagingId: mallory.messagingId,
       nowMs: NOW,
       limits,
     });
