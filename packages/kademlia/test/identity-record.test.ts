@@ -1,7 +1,7 @@
 // Identity records: a user's signed identity document in the DHT, found by messaging id.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { type MessagingId, Rng, utf8 } from '@postern/core';
+import { Rng, utf8 } from '@postern/core';
 import { createSodiumProvider } from '@postern/crypto';
 import { createIdentity, encodeIdentityRecord, updateIdentity } from '@postern/identity';
 import {
