@@ -22,3 +22,4 @@ export {
   type HostOptions,
   type HostSendError,
 } from './host.ts';
+export { DhtNode, type DhtNodeOptions } from './dht-node.ts';

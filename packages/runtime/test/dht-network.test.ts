@@ -1,0 +1,51 @@
+// Twenty Kademlia nodes in this process over real loopback TCP links: all bootstrap from one,
+// store 100 records and find them all; five nodes are closed, and every record is still found.
+import assert from 'node:assert/strict';
+import { after, describe, it } from 'node:test';
+import { Rng, utf8 } from '@postern/core';
+import { createSodiumProvider } from '@postern/crypto';
+import { DEFAULT_KADEMLIA_LIMITS, keyOf, signRecord } from '@postern/kademlia';
+import { createNodeKeys } from '@postern/transport';
+import { DhtNode } from '../src/index.ts';
+
+const crypto = createSodiumProvider();
+const limits = { rpcTimeoutMs: 1_000 };
+const HOUR = 3_600_000;
+
+describe('a DHT of 20 nodes over loopback TCP', () => {
+  const nodes: DhtNode[] = [];
+  after(async () => {
+    await Promise.all(nodes.map((n) => n.close()));
+  });
+
+  it('stores and finds 100 records, and finds them all again after 5 nodes go away', async () => {
+    for (let i = 0; i < 20; i++) nodes.push(new DhtNode({ crypto, keys: createNodeKeys(crypto), limits }));
+    const addresses = await Promise.all(nodes.map((n) => n.host.listenTcp(0, '127.0.0.1')));
+    for (const node of nodes.slice(1)) await node.bootstrap([addresses[0] as string]);
+    const rng = Rng.fromSeed('dht-network');
+    const records = Array.from({ length: 100 }, (_, r) => {
+      const owner = crypto.ed25519KeyPairFromSeed(rng.bytes(32));
+      return signRecord(
+        crypto,
+        owner.secretKey,
+        { salt: utf8('identity'), seq: 1, value: utf8(`record ${r}`), expiresAtMs: Date.now() + HOUR },
+        DEFAULT_KADEMLIA_LIMITS,
+      );
+    });
+    const kept = await Promise.all(records.map((r, i) => (nodes[i % 20] as DhtNode).store(r)));
+    assert.ok(Math.min(...kept) >= 15, `stored on ${Math.min(...kept)} nodes at worst`);
+    const findAll = (from: DhtNode[]) =>
+      Promise.all(
+        records.map((r, i) => (from[(i * 7) % from.length] as DhtNode).findValue(keyOf(crypto, r))),
+      );
+    const found = await findAll(nodes);
+    assert.equal(found.filter((f) => f?.seq === 1).length, 100);
+    const gone = nodes.splice(15, 5);
+    await Promise.all(gone.map((n) => n.close()));
+    const again = await findAll(nodes);
+    assert.equal(again.filter((f) => f?.seq === 1).length, 100);
+    console.log(
+      `20 nodes: 100 records stored (on ${Math.min(...kept)}–${Math.max(...kept)} nodes), found; 5 closed, all 100 found again`,
+    );
+  });
+});
