@@ -3,6 +3,7 @@ import { arch, cpus, totalmem } from 'node:os';
 import { printFigures, runEnvelopeBench } from './envelope.bench.ts';
 import { runTransportBench } from './transport.bench.ts';
 import { printSimFigures, runSimBench } from './sim.bench.ts';
+import { runKademliaBench } from './kademlia.bench.ts';
 
 const quick = process.argv.includes('--quick');
 console.log('Postern benchmarks');
@@ -16,3 +17,4 @@ console.log(
 printFigures(runEnvelopeBench(quick));
 await runTransportBench(quick);
 printSimFigures(runSimBench(quick, quick ? 100_000 : 1_000_000));
+runKademliaBench(quick);

@@ -42,3 +42,4 @@ export {
   openIdentityRecord,
   type IdentityRecordError,
 } from './identity-record.ts';
+export { kademliaProgram, simContact, SIM_WALL_EPOCH_MS } from './sim-program.ts';

@@ -13,7 +13,8 @@ interface Candidate {
 
 /**
  * The state of one iterative lookup path towards `target`, sans-I/O (Kademlia §2.3; S/Kademlia
- * §4.4): candidates closest first, at most α asked at once, the closest not-yet-asked asked next.
+ * §4.4): candidates closest first, the closest not-yet-asked asked next, at most α at once until the
+ * α closest have answered, then the rest of the k closest together.
  * The path is done when the k closest candidates it has heard of (leaving out those that failed)
  * have all answered. Paths of one lookup share `claimed`: a node asked on one path is never asked
  * on another, which is what keeps them disjoint. The caller sends the RPCs, and reports each
@@ -47,7 +48,10 @@ export class LookupPath {
    * and at most `max` (what the caller can send).
    */
   next(max = Infinity): Contact[] {
-    const out = this.#waitingAmongClosest(Math.min(max, this.#limits.alpha - this.#asked));
+    // Kademlia §2.3: while answers bring closer nodes, α at a time; once the α closest have all
+    // answered, the lookup has converged and the rest of the k closest are asked at once.
+    const width = this.#converged() ? this.#limits.bucketSize : this.#limits.alpha;
+    const out = this.#waitingAmongClosest(Math.min(max, width - this.#asked));
     for (const candidate of out) {
       this.#claimed.add(candidate.key);
       candidate.state = 'asked';
@@ -106,6 +110,17 @@ export class LookupPath {
       if (candidate.state === 'waiting') out.push(candidate);
     }
     return out;
+  }
+
+  /** The α closest live candidates have all answered. */
+  #converged(): boolean {
+    let seen = 0;
+    for (const candidate of this.#candidates) {
+      if (candidate.state === 'failed' || candidate.state === 'taken') continue;
+      if (candidate.state !== 'answered') return false;
+      if (++seen >= this.#limits.alpha) return true;
+    }
+    return seen > 0;
   }
 
   #find(id: Uint8Array): Candidate | undefined {

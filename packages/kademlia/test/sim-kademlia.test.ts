@@ -3,51 +3,23 @@
 // Without faults every read finds the newest version.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { type Millis, type NodeId, Rng, toHex, utf8 } from '@postern/core';
+import { Rng, toHex, utf8 } from '@postern/core';
 import { createSodiumProvider } from '@postern/crypto';
-import { type NodeProgram, World, exponential } from '@postern/sim';
+import { World, exponential } from '@postern/sim';
 import {
   type Contact,
-  KademliaMachine,
   type KademliaEvent,
-  type KademliaLimits,
+  SIM_WALL_EPOCH_MS,
   type SignedRecord,
+  kademliaProgram,
   recordKey,
   signRecord,
+  simContact,
 } from '../src/index.ts';
 
-const WALL_EPOCH_MS = 1_790_000_000_000;
+const WALL_EPOCH_MS = SIM_WALL_EPOCH_MS;
 const HOUR = 3_600_000;
-const address = (id: Uint8Array) => [`sim://${toHex(id).slice(0, 16)}`];
-
-/**
- * A machine per node; the first message from a peer stands for its link coming up. A node that
- * restarts comes back empty (the machine persists nothing) and bootstraps again through node 0.
- */
-const programWith = (limits: Partial<KademliaLimits> = {}): NodeProgram<KademliaEvent, KademliaMachine> => ({
-  create: (node) => {
-    const rng = node.rng.fork('crypto');
-    const machine = new KademliaMachine({
-      self: node.id,
-      crypto: createSodiumProvider({ random: (n) => rng.bytes(n) }),
-      rng: node.rng.fork('kad'),
-      wallClockOffsetMs: WALL_EPOCH_MS,
-      limits,
-      now: node.now,
-    });
-    if (node.incarnation > 0) {
-      const first = node.directory.id(0);
-      machine.bootstrap([{ id: first, addresses: address(first) }], node.now);
-    }
-    const receive = machine.handleReceive.bind(machine);
-    machine.handleReceive = (from: NodeId, bytes: Uint8Array, now: Millis) => {
-      if (machine.addressesOf(from) === undefined)
-        machine.peerConnected({ id: from, addresses: address(from) }, now);
-      receive(from, bytes, now);
-    };
-    return machine;
-  },
-});
+const programWith = kademliaProgram;
 const program = programWith();
 
 for (const seed of [1, 2]) {
@@ -63,7 +35,7 @@ for (const seed of [1, 2]) {
         },
       });
       world.start();
-      const bootstrap: Contact = { id: world.id(0), addresses: address(world.id(0)) };
+      const bootstrap: Contact = simContact(world.id(0));
       for (let i = 1; i < world.nodeCount; i++) {
         world.at(i * 20, () => world.act(i, (m, now) => void m.bootstrap([bootstrap], now)));
       }
@@ -128,7 +100,7 @@ describe('kademlia in the simulator under churn, 1,000 nodes (SEED 3)', () => {
     const found: Extract<KademliaEvent, { type: 'value-found' }>[] = [];
     world.observe({ event: (_node, event) => void (event.type === 'value-found' && found.push(event)) });
     world.start();
-    const bootstrap: Contact = { id: world.id(0), addresses: address(world.id(0)) };
+    const bootstrap: Contact = simContact(world.id(0));
     for (let i = 1; i < world.nodeCount; i++) {
       world.at(i * 20, () => world.act(i, (m, now) => void m.bootstrap([bootstrap], now)));
     }
