@@ -33,7 +33,7 @@ export {
   type StoreLimits,
   type StoredEntry,
 } from './record-store.ts';
-export { LookupPath } from './lookup-path.ts';
+export { LookupPath, type Claims } from './lookup-path.ts';
 export { KademliaMachine, type KademliaEvent, type KademliaOptions, type QueryId } from './machine.ts';
 export {
   IDENTITY_SALT,

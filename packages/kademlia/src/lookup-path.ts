@@ -3,7 +3,10 @@ import { compareDistance } from './distance.ts';
 import type { KademliaLimits } from './limits.ts';
 import type { Contact } from './routing-table.ts';
 
-type State = 'waiting' | 'asked' | 'answered' | 'failed' | 'taken';
+type State = 'waiting' | 'asked' | 'answered' | 'failed';
+
+/** Nodes asked on any path of one lookup, by hex id, and how that went. */
+export type Claims = Map<string, 'asked' | 'answered' | 'failed'>;
 
 interface Candidate {
   readonly contact: Contact;
@@ -16,15 +19,16 @@ interface Candidate {
  * §4.4): candidates closest first, the closest not-yet-asked asked next, at most α at once until the
  * α closest have answered, then the rest of the k closest together.
  * The path is done when the k closest candidates it has heard of (leaving out those that failed)
- * have all answered. Paths of one lookup share `claimed`: a node asked on one path is never asked
- * on another, which is what keeps them disjoint. The caller sends the RPCs, and reports each
+ * have all answered. Paths of one lookup share `claims`: a node asked on one path is never asked
+ * on another, which is what keeps them disjoint; one that answered another path counts here as
+ * answered (it is live and known), so the paths together need only the k closest answered. The caller sends the RPCs, and reports each
  * answer (`answered`) or timeout (`failed`).
  */
 export class LookupPath {
   readonly target: Uint8Array;
   readonly #limits: Pick<KademliaLimits, 'bucketSize' | 'alpha' | 'lookupCandidatesMax'>;
   readonly #self: NodeId;
-  readonly #claimed: Set<string>;
+  readonly #claims: Claims;
   /** Closest first; at most lookupCandidatesMax. */
   readonly #candidates: Candidate[] = [];
   #asked = 0;
@@ -33,12 +37,12 @@ export class LookupPath {
     target: Uint8Array;
     self: NodeId;
     seeds: readonly Contact[];
-    claimed: Set<string>;
+    claims: Claims;
     limits: Pick<KademliaLimits, 'bucketSize' | 'alpha' | 'lookupCandidatesMax'>;
   }) {
     this.target = options.target;
     this.#self = options.self;
-    this.#claimed = options.claimed;
+    this.#claims = options.claims;
     this.#limits = options.limits;
     this.#add(options.seeds);
   }
@@ -53,7 +57,7 @@ export class LookupPath {
     const width = this.#converged() ? this.#limits.bucketSize : this.#limits.alpha;
     const out = this.#waitingAmongClosest(Math.min(max, width - this.#asked));
     for (const candidate of out) {
-      this.#claimed.add(candidate.key);
+      this.#claims.set(candidate.key, 'asked');
       candidate.state = 'asked';
       this.#asked++;
     }
@@ -65,6 +69,7 @@ export class LookupPath {
     const candidate = this.#find(from);
     if (candidate?.state !== 'asked') return;
     candidate.state = 'answered';
+    this.#claims.set(candidate.key, 'answered');
     this.#asked--;
     this.#add(nodes);
   }
@@ -74,6 +79,7 @@ export class LookupPath {
     const candidate = this.#find(from);
     if (candidate?.state !== 'asked') return;
     candidate.state = 'failed';
+    this.#claims.set(candidate.key, 'failed');
     this.#asked--;
   }
 
@@ -95,29 +101,33 @@ export class LookupPath {
     return this.#asked;
   }
 
-  /**
-   * Up to `max` waiting candidates among the k closest live ones (not failed, not asked on another
-   * path: those met here are marked taken and do not count).
-   */
+  /** A candidate as the whole lookup sees it: asked on another path counts as that path found. */
+  #stateOf(candidate: Candidate): State {
+    if (candidate.state !== 'waiting') return candidate.state;
+    return this.#claims.get(candidate.key) ?? 'waiting';
+  }
+
+  /** Up to `max` candidates nobody asked yet among the k closest live ones (not failed on any path). */
   #waitingAmongClosest(max: number): Candidate[] {
     const out: Candidate[] = [];
     let live = 0;
     for (const candidate of this.#candidates) {
       if (live >= this.#limits.bucketSize || out.length >= max) break;
-      if (candidate.state === 'waiting' && this.#claimed.has(candidate.key)) candidate.state = 'taken';
-      if (candidate.state === 'failed' || candidate.state === 'taken') continue;
+      const state = this.#stateOf(candidate);
+      if (state === 'failed') continue;
       live++;
-      if (candidate.state === 'waiting') out.push(candidate);
+      if (state === 'waiting') out.push(candidate);
     }
     return out;
   }
 
-  /** The α closest live candidates have all answered. */
+  /** The α closest live candidates have all answered, on this path or another. */
   #converged(): boolean {
     let seen = 0;
     for (const candidate of this.#candidates) {
-      if (candidate.state === 'failed' || candidate.state === 'taken') continue;
-      if (candidate.state !== 'answered') return false;
+      const state = this.#stateOf(candidate);
+      if (state === 'failed') continue;
+      if (state !== 'answered') return false;
       if (++seen >= this.#limits.alpha) return true;
     }
     return seen > 0;

@@ -11,7 +11,7 @@ import {
 import type { CryptoProvider } from '@postern/crypto';
 import { ID_BYTES, compareDistance, idInBucket, requireId } from './distance.ts';
 import { type KademliaLimits, resolveKademliaLimits } from './limits.ts';
-import { LookupPath } from './lookup-path.ts';
+import { type Claims, LookupPath } from './lookup-path.ts';
 import {
   ADDRESS_BYTES_MAX,
   CONTACT_ADDRESSES_MAX,
@@ -324,7 +324,7 @@ export class KademliaMachine {
     const start = (seeds ?? this.table.closest(target, this.limits.bucketSize)).filter(
       (c) => toHex(c.id) !== toHex(this.self),
     );
-    const claimed = new Set<string>();
+    const claims: Claims = new Map();
     const d = Math.max(1, Math.min(this.limits.disjointPaths, start.length));
     const paths = Array.from(
       { length: d },
@@ -333,7 +333,7 @@ export class KademliaMachine {
           target,
           self: this.self,
           seeds: start.filter((_, i) => i % d === p),
-          claimed,
+          claims,
           limits: this.limits,
         }),
     );

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { type NodeId, Rng, toHex } from '@postern/core';
 import {
+  type Claims,
   type Contact,
   DEFAULT_KADEMLIA_LIMITS,
   LookupPath,
@@ -70,7 +71,7 @@ describe('lookup path', () => {
       const self = ids[rng.int(ids.length)] as NodeId;
       const target = randomId(rng);
       const seeds = (tables.get(toHex(self)) as RoutingTable).closest(target, k);
-      const path = new LookupPath({ target, self, seeds, claimed: new Set(), limits });
+      const path = new LookupPath({ target, self, seeds, claims: new Map(), limits });
       drive([path], tables);
       const expected = truth(
         ids.filter((id) => toHex(id) !== toHex(self)),
@@ -90,7 +91,7 @@ describe('lookup path', () => {
       target,
       self,
       seeds: (tables.get(toHex(self)) as RoutingTable).closest(target, k),
-      claimed: new Set(),
+      claims: new Map(),
       limits,
     });
     let most = 0;
@@ -133,7 +134,7 @@ describe('lookup path', () => {
         [healed, true],
       ] as const) {
         const seeds = (world.get(toHex(self)) as RoutingTable).closest(target, k);
-        const path = new LookupPath({ target, self, seeds, claimed: new Set(), limits });
+        const path = new LookupPath({ target, self, seeds, claims: new Map(), limits });
         drive([path], world, dead);
         const got = path.closest().map((c) => toHex(c.id));
         assert.ok(got.every((id) => !dead.has(id)));
@@ -150,9 +151,9 @@ describe('lookup path', () => {
     const self = ids[7] as NodeId;
     const target = randomId(rng);
     const seeds = (tables.get(toHex(self)) as RoutingTable).closest(target, k);
-    const claimed = new Set<string>();
+    const claims: Claims = new Map();
     const paths = [0, 1, 2, 3].map(
-      (p) => new LookupPath({ target, self, seeds: seeds.filter((_, i) => i % 4 === p), claimed, limits }),
+      (p) => new LookupPath({ target, self, seeds: seeds.filter((_, i) => i % 4 === p), claims, limits }),
     );
     const asked = drive(paths, tables);
     const all = asked.flat();
@@ -163,7 +164,7 @@ describe('lookup path', () => {
   it('ignores answers from nodes it did not ask, and keeps its candidate list bounded', () => {
     const self = ids[3] as NodeId;
     const target = randomId(rng);
-    const path = new LookupPath({ target, self, seeds: [], claimed: new Set(), limits });
+    const path = new LookupPath({ target, self, seeds: [], claims: new Map(), limits });
     const stranger = randomId(rng);
     path.answered(
       stranger,
@@ -174,7 +175,7 @@ describe('lookup path', () => {
       target,
       self,
       seeds: ids.slice(0, 300).map((id) => contact(id)),
-      claimed: new Set(),
+      claims: new Map(),
       limits,
     });
     const asked = seeded.next();
