@@ -109,7 +109,7 @@ export class KademliaMachine {
     this.self = options.self;
     this.limits = resolveKademliaLimits(options.limits);
     this.table = new RoutingTable(options.self, this.limits, options.now);
-    this.store = new RecordStore(options.crypto, this.limits);
+    this.store = new RecordStore(options.crypto, this.limits, options.self);
     this.#crypto = options.crypto;
     this.#rng = options.rng;
     this.#wallOffset = options.wallClockOffsetMs;

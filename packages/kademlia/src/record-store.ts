@@ -1,5 +1,6 @@
 import { type Result, err, ok, toHex } from '@postern/core';
 import type { CryptoProvider } from '@postern/crypto';
+import { compareDistance } from './distance.ts';
 import type { KademliaLimits } from './limits.ts';
 import { type RecordError, type SignedRecord, checkRecord, compareVersions, recordKey } from './records.ts';
 
@@ -31,17 +32,21 @@ export type StoreOutcome = 'created' | 'replaced' | 'refreshed';
 /**
  * The records a node holds for others, sans-I/O (`nowMs` is the wall clock, given). A record is
  * checked (key, expiry, lifetime, signature) before it is kept; under one key only the highest seq
- * stays. Bounded in total and per owner; expired records go on `sweep` and are never returned.
+ * stays. Bounded in total and per owner; expired records go on `sweep` and are never returned; a
+ * full store keeps the keys nearest to this node.
  */
 export class RecordStore {
   readonly #crypto: CryptoProvider;
   readonly #limits: StoreLimits;
   readonly #byKey = new Map<string, StoredEntry>();
   readonly #perOwner = new Map<string, number>();
+  readonly #self: Uint8Array | undefined;
 
-  constructor(crypto: CryptoProvider, limits: StoreLimits) {
+  /** `self`: this node's id; when given, a full store makes room for keys nearer to it (see put). */
+  constructor(crypto: CryptoProvider, limits: StoreLimits, self?: Uint8Array) {
     this.#crypto = crypto;
     this.#limits = limits;
+    this.#self = self;
   }
 
   get size(): number {
@@ -70,7 +75,9 @@ export class RecordStore {
     if (owned >= this.#limits.storedRecordsPerOwnerMax) return err({ code: 'STORE_FULL' });
     if (this.#byKey.size >= this.#limits.storedRecordsMax) {
       this.sweep(nowMs);
-      if (this.#byKey.size >= this.#limits.storedRecordsMax) return err({ code: 'STORE_FULL' });
+      if (this.#byKey.size >= this.#limits.storedRecordsMax && !this.#makeRoomFor(key)) {
+        return err({ code: 'STORE_FULL' });
+      }
     }
     this.#byKey.set(id, { key, record, storedAtMs: nowMs });
     this.#perOwner.set(owner, owned + 1);
@@ -95,17 +102,38 @@ export class RecordStore {
     return [...this.#byKey.values()];
   }
 
+  /**
+   * A full store gives way only to keys closer to this node than the farthest it holds (that one
+   * goes): a node is responsible for keys near its id, and keys cost nothing to make, so a flood of
+   * far keys cannot push out the records this node is among the k closest to.
+   */
+  #makeRoomFor(key: Uint8Array): boolean {
+    if (this.#self === undefined) return false;
+    let farthest: [string, StoredEntry] | undefined;
+    for (const item of this.#byKey) {
+      if (farthest === undefined || compareDistance(this.#self, item[1].key, farthest[1].key) > 0)
+        farthest = item;
+    }
+    if (farthest === undefined || compareDistance(this.#self, key, farthest[1].key) >= 0) return false;
+    this.#drop(farthest[0], farthest[1]);
+    return true;
+  }
+
   /** The record under `id` unless it has expired, in which case it is dropped. */
   #live(id: string, nowMs: number): SignedRecord | undefined {
     const entry = this.#byKey.get(id);
     if (entry === undefined) return undefined;
     if (entry.record.expiresAtMs > nowMs) return entry.record;
+    this.#drop(id, entry);
+    return undefined;
+  }
+
+  #drop(id: string, entry: StoredEntry): void {
     this.#byKey.delete(id);
     const owner = toHex(entry.record.owner);
     const owned = (this.#perOwner.get(owner) ?? 1) - 1;
     if (owned === 0) this.#perOwner.delete(owner);
     else this.#perOwner.set(owner, owned);
-    return undefined;
   }
 }
 

@@ -1,7 +1,7 @@
 // The records a node holds for others: checks on the way in, versions, expiry, and the bounds.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { Rng, utf8 } from '@postern/core';
+import { Rng, compareBytes, utf8 } from '@postern/core';
 import { createSodiumProvider } from '@postern/crypto';
 import {
   DEFAULT_KADEMLIA_LIMITS,
@@ -31,6 +31,24 @@ function rec(
 }
 
 describe('record store', () => {
+  it('when full, makes room for a key nearer to this node by dropping the farthest, and refuses farther ones', () => {
+    const self = new Uint8Array(32); // id 0: distance to a key is the key itself
+    const store = new RecordStore(crypto, { ...limits, storedRecordsPerOwnerMax: 100 }, self);
+    const owners = [
+      alice,
+      bob,
+      crypto.ed25519KeyPairFromSeed(rng.bytes(32)),
+      crypto.ed25519KeyPairFromSeed(rng.bytes(32)),
+    ];
+    const records = owners.map((o) => rec(1, 'v', 'k', NOW + HOUR, o.secretKey));
+    const byDistance = [...records].sort((a, b) => compareBytes(keyOf(crypto, a), keyOf(crypto, b)));
+    const [near, , , far] = byDistance as [SignedRecord, SignedRecord, SignedRecord, SignedRecord];
+    for (const r of byDistance.slice(1)) assert.ok(store.put(keyOf(crypto, r), r, NOW).ok); // full: 3
+    assert.ok(store.put(keyOf(crypto, near), near, NOW).ok, 'the nearest key gets in');
+    assert.equal(store.get(keyOf(crypto, far), NOW), undefined, 'the farthest made room');
+    assert.deepEqual(store.put(keyOf(crypto, far), far, NOW), { ok: false, error: { code: 'STORE_FULL' } });
+  });
+
   it('keeps the highest seq under a key and refuses stale and conflicting versions', () => {
     const store = new RecordStore(crypto, limits);
     const one = rec(1);
