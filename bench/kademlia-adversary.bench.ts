@@ -11,6 +11,7 @@ import { pathToFileURL } from 'node:url';
 import { type Millis, type NodeId, type Output, Rng, utf8 } from '@postern/core';
 import { createSodiumProvider } from '@postern/crypto';
 import {
+  DEFAULT_KADEMLIA_LIMITS,
   type KadMessage,
   type KademliaEvent,
   type KademliaMachine,
@@ -101,7 +102,7 @@ export function runAdversary(nodes: number, records: number, d: number, fraction
         value: utf8(`record ${r}`),
         expiresAtMs: SIM_WALL_EPOCH_MS + 10 * 3_600_000,
       },
-      { recordValueBytesMax: 4096, recordSaltBytesMax: 64, recordTtlMaxMs: 48 * 3_600_000 },
+      DEFAULT_KADEMLIA_LIMITS,
     );
     keys.push(recordKey(crypto, owner.publicKey, utf8('identity')));
     const writer = 1 + ((r * 7919) % (nodes - 1));

@@ -166,7 +166,7 @@ export class RoutingTable {
     return this.#buckets.flatMap((bucket) => bucket.entries.map((e) => e.contact));
   }
 
-  /** A lookup aimed into bucket `index` counts as refreshing it. */
+  /** A lookup of `target` counts as refreshing the bucket `target` falls in. */
   touch(target: Uint8Array, now: Millis): void {
     const bucket = this.#buckets[Math.min(commonPrefixBits(this.self, target), ID_BITS - 1)] as Bucket;
     bucket.lastTouchedAt = now;

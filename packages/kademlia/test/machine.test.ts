@@ -4,6 +4,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { toHex, utf8 } from '@postern/core';
 import {
+  DEFAULT_KADEMLIA_LIMITS,
+  SIM_WALL_EPOCH_MS,
   type KademliaMachine,
   type SignedRecord,
   compareDistance,
@@ -12,7 +14,7 @@ import {
   recordKey,
   signRecord,
 } from '../src/index.ts';
-import { Net, WALL_EPOCH_MS } from './net.ts';
+import { Net } from './net.ts';
 
 const HOUR = 3_600_000;
 
@@ -37,8 +39,8 @@ function record(net: Net, seq: number, value: string): { record: SignedRecord; k
   const r = signRecord(
     net.crypto,
     owner.secretKey,
-    { salt: utf8('identity'), seq, value: utf8(value), expiresAtMs: WALL_EPOCH_MS + net.now + HOUR },
-    { recordValueBytesMax: 4096, recordSaltBytesMax: 64, recordTtlMaxMs: 48 * HOUR },
+    { salt: utf8('identity'), seq, value: utf8(value), expiresAtMs: SIM_WALL_EPOCH_MS + net.now + HOUR },
+    DEFAULT_KADEMLIA_LIMITS,
   );
   return { record: r, key: recordKey(net.crypto, owner.publicKey, utf8('identity')) };
 }
@@ -92,7 +94,7 @@ describe('kademlia machines (seed "kad-net", 150 nodes)', () => {
 
   it('returns the newest version to a reader and repairs holders of an older one', () => {
     const { record: v2, key } = record(net, 2, 'hello again');
-    const wall = () => WALL_EPOCH_MS + net.now;
+    const wall = () => SIM_WALL_EPOCH_MS + net.now;
     const holders = nodes.filter((n) => n.store.get(key, wall())?.seq === 1);
     assert.equal(holders.length, 20);
     // Half the holders got the new version by themselves; the other half still hold seq 1.
@@ -122,7 +124,7 @@ describe('kademlia machines (seed "kad-net", 150 nodes)', () => {
   it('never returns a forged record as valid, and reports who sent it', () => {
     const { key } = record(net, 2, 'hello again');
     const liar = nodes.find(
-      (n) => n.store.get(key, WALL_EPOCH_MS + net.now) !== undefined,
+      (n) => n.store.get(key, SIM_WALL_EPOCH_MS + net.now) !== undefined,
     ) as KademliaMachine;
     net.tamper = (from, _to, bytes) => {
       if (toHex(from) !== toHex(liar.self)) return bytes;

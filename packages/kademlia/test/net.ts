@@ -5,9 +5,13 @@
 import assert from 'node:assert/strict';
 import { type Millis, type NodeId, Rng, toHex } from '@postern/core';
 import { createSodiumProvider } from '@postern/crypto';
-import { type Contact, KademliaMachine, type KademliaEvent, type KademliaLimits } from '../src/index.ts';
-
-export const WALL_EPOCH_MS = 1_790_000_000_000;
+import {
+  type Contact,
+  KademliaMachine,
+  type KademliaEvent,
+  type KademliaLimits,
+  SIM_WALL_EPOCH_MS,
+} from '../src/index.ts';
 
 export class Net {
   readonly rng: Rng;
@@ -38,7 +42,7 @@ export class Net {
       self: id,
       crypto: this.crypto,
       rng: this.rng.fork(toHex(id)),
-      wallClockOffsetMs: WALL_EPOCH_MS,
+      wallClockOffsetMs: SIM_WALL_EPOCH_MS,
       limits: this.limits,
       now: this.now,
     });

@@ -8,6 +8,7 @@ import { createSodiumProvider } from '@postern/crypto';
 import { World, exponential } from '@postern/sim';
 import {
   type Contact,
+  DEFAULT_KADEMLIA_LIMITS,
   type KademliaEvent,
   SIM_WALL_EPOCH_MS,
   type SignedRecord,
@@ -17,10 +18,8 @@ import {
   simContact,
 } from '../src/index.ts';
 
-const WALL_EPOCH_MS = SIM_WALL_EPOCH_MS;
 const HOUR = 3_600_000;
-const programWith = kademliaProgram;
-const program = programWith();
+const program = kademliaProgram();
 
 for (const seed of [1, 2]) {
   describe(`kademlia in the simulator, 1,000 nodes (SEED ${seed})`, () => {
@@ -51,9 +50,9 @@ for (const seed of [1, 2]) {
               salt: utf8('identity'),
               seq,
               value: utf8(`record ${r} v${seq}`),
-              expiresAtMs: WALL_EPOCH_MS + 10 * HOUR,
+              expiresAtMs: SIM_WALL_EPOCH_MS + 10 * HOUR,
             },
-            { recordValueBytesMax: 4096, recordSaltBytesMax: 64, recordTtlMaxMs: 48 * HOUR },
+            DEFAULT_KADEMLIA_LIMITS,
           );
         return { key: recordKey(crypto, owner.publicKey, utf8('identity')), versions: [sign(1), sign(2)] };
       });
@@ -96,7 +95,7 @@ describe('kademlia in the simulator under churn, 1,000 nodes (SEED 3)', () => {
     const seed = 3;
     // A short republish period, so that minutes of simulated churn see several rounds.
     const limits = { republishIntervalMs: 60_000 };
-    const world = new World({ seed, nodes: 1000, program: programWith(limits) });
+    const world = new World({ seed, nodes: 1000, program: kademliaProgram(limits) });
     const found: Extract<KademliaEvent, { type: 'value-found' }>[] = [];
     world.observe({ event: (_node, event) => void (event.type === 'value-found' && found.push(event)) });
     world.start();
@@ -114,9 +113,9 @@ describe('kademlia in the simulator under churn, 1,000 nodes (SEED 3)', () => {
           salt: utf8('identity'),
           seq: 1,
           value: utf8(`record ${r}`),
-          expiresAtMs: WALL_EPOCH_MS + 10 * HOUR,
+          expiresAtMs: SIM_WALL_EPOCH_MS + 10 * HOUR,
         },
-        { recordValueBytesMax: 4096, recordSaltBytesMax: 64, recordTtlMaxMs: 48 * HOUR },
+        DEFAULT_KADEMLIA_LIMITS,
       );
       return { key: recordKey(crypto, owner.publicKey, utf8('identity')), record };
     });
