@@ -6,8 +6,13 @@ export type BytesError =
   | { code: 'BYTES_BAD_BASE64URL'; reason: string }
   | { code: 'BYTES_BAD_UTF8' };
 
+const HEX_PAIRS = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+
+/** Lowercase hex. A table lookup per byte: ids are hex map keys on hot paths (the DHT, the simulator). */
 export function toHex(bytes: Uint8Array): string {
-  return hex.encode(bytes);
+  let out = '';
+  for (const byte of bytes) out += HEX_PAIRS[byte] as string;
+  return out;
 }
 
 /** Decodes lowercase or uppercase hex; odd lengths and non-hex characters are errors. */
@@ -43,6 +48,22 @@ export function utf8(text: string): Uint8Array {
 
 /** Strict UTF-8 decoding: invalid sequences are an error, never replacement characters. */
 export function fromUtf8(bytes: Uint8Array): Result<string, BytesError> {
+  if (bytes.length <= SHORT_TEXT_BYTES) {
+    // Short ASCII (map keys, kinds, addresses) without the cost of calling into the decoder.
+    let text = '';
+    for (const byte of bytes) {
+      if (byte >= 0x80) return decodeStrict(bytes);
+      text += String.fromCharCode(byte);
+    }
+    return ok(text);
+  }
+  return decodeStrict(bytes);
+}
+
+/** Up to this many bytes, fromUtf8 tries the ASCII loop first. */
+const SHORT_TEXT_BYTES = 64;
+
+function decodeStrict(bytes: Uint8Array): Result<string, BytesError> {
   try {
     return ok(utf8Decoder.decode(bytes));
   } catch {

@@ -34,7 +34,8 @@ export {
   type StoredEntry,
 } from './record-store.ts';
 export { LookupPath, type Claims } from './lookup-path.ts';
-export { KademliaMachine, type KademliaEvent, type KademliaOptions, type QueryId } from './machine.ts';
+export { KademliaMachine, type KademliaEvent, type KademliaOptions, type LookupOptions } from './machine.ts';
+export type { QueryId } from './query.ts';
 export {
   IDENTITY_SALT,
   identityRecordKey,

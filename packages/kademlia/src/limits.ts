@@ -77,12 +77,18 @@ export const DEFAULT_KADEMLIA_LIMITS: KademliaLimits = {
   maintenanceQueriesPerTickMax: 8,
 };
 
+/** The most disjoint paths one lookup may take: they split its k initial contacts between them. */
+export const DISJOINT_PATHS_MAX = 16;
+
 export function resolveKademliaLimits(limits: Partial<KademliaLimits> = {}): KademliaLimits {
   const resolved = { ...DEFAULT_KADEMLIA_LIMITS, ...limits };
   for (const [name, value] of Object.entries(resolved)) {
     if (!Number.isSafeInteger(value) || value < 1) {
       throw new UsageError('KAD_BAD_LIMIT', `limit ${name} must be a positive integer, got ${value}`);
     }
+  }
+  if (resolved.disjointPaths > DISJOINT_PATHS_MAX) {
+    throw new UsageError('KAD_BAD_LIMIT', `limit disjointPaths must be at most ${DISJOINT_PATHS_MAX}`);
   }
   return resolved;
 }

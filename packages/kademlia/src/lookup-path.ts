@@ -12,6 +12,23 @@ interface Candidate {
   readonly contact: Contact;
   readonly key: string;
   state: State;
+  /** Who named it (hex ids, at most REFERRERS_MAX); empty for the lookup's own seeds. */
+  readonly referrers: string[];
+}
+
+/** Referrers remembered per candidate: enough to keep a node that several answers named. */
+const REFERRERS_MAX = 4;
+
+/**
+ * A node whose referrals failed this often, more often than they answered, is discredited: what
+ * only it named is dropped. Made-up contacts never answer, so a liar's list is dropped after the
+ * first few time out; an honest node that named a few departed ones loses only what nobody else named.
+ */
+const REFERRAL_FAILURES_MAX = 2;
+
+interface Referrer {
+  answered: number;
+  failed: number;
 }
 
 /**
@@ -31,6 +48,10 @@ export class LookupPath {
   readonly #claims: Claims;
   /** Closest first; at most lookupCandidatesMax. */
   readonly #candidates: Candidate[] = [];
+  /** The same candidates by hex id. */
+  readonly #byKey = new Map<string, Candidate>();
+  /** How the referrals of each node that answered this path went, by hex id. */
+  readonly #referrers = new Map<string, Referrer>();
   #asked = 0;
 
   constructor(options: {
@@ -44,7 +65,7 @@ export class LookupPath {
     this.#self = options.self;
     this.#claims = options.claims;
     this.#limits = options.limits;
-    this.#add(options.seeds);
+    this.#add(options.seeds, undefined);
   }
 
   /**
@@ -71,16 +92,52 @@ export class LookupPath {
     candidate.state = 'answered';
     this.#claims.set(candidate.key, 'answered');
     this.#asked--;
-    this.#add(nodes);
+    this.#credit(candidate, 'answered');
+    this.#referrers.set(candidate.key, { answered: 0, failed: 0 });
+    this.#add(nodes, candidate.key);
   }
 
-  /** `from` did not answer in time (or answered nonsense): it no longer counts among the closest. */
+  /**
+   * `from` did not answer in time (or answered nonsense): it leaves the path (the shared claims
+   * remember it, so no path asks it again), and counts against whoever named it.
+   */
   failed(from: NodeId): void {
     const candidate = this.#find(from);
     if (candidate?.state !== 'asked') return;
-    candidate.state = 'failed';
     this.#claims.set(candidate.key, 'failed');
     this.#asked--;
+    this.#remove(this.#candidates.indexOf(candidate));
+    this.#credit(candidate, 'failed');
+  }
+
+  /** Books a referral's outcome; drops what only discredited nodes named. */
+  #credit(candidate: Candidate, outcome: 'answered' | 'failed'): void {
+    let discredited = false;
+    for (const key of candidate.referrers) {
+      const referrer = this.#referrers.get(key);
+      if (referrer === undefined) continue;
+      referrer[outcome]++;
+      discredited ||= outcome === 'failed' && this.#discredited(key);
+    }
+    if (!discredited) return;
+    for (let i = this.#candidates.length - 1; i >= 0; i--) {
+      const other = this.#candidates[i] as Candidate;
+      if (other.state === 'waiting' && this.#onlyDiscredited(other)) this.#remove(i);
+    }
+  }
+
+  #discredited(key: string): boolean {
+    const referrer = this.#referrers.get(key);
+    return (
+      referrer !== undefined &&
+      referrer.failed >= REFERRAL_FAILURES_MAX &&
+      referrer.failed > referrer.answered
+    );
+  }
+
+  /** Named by someone, and by nobody still credible (a seed is never dropped). */
+  #onlyDiscredited(candidate: Candidate): boolean {
+    return candidate.referrers.length > 0 && candidate.referrers.every((key) => this.#discredited(key));
   }
 
   /** Nothing in flight and nothing left to ask among the k closest live candidates. */
@@ -134,18 +191,45 @@ export class LookupPath {
   }
 
   #find(id: Uint8Array): Candidate | undefined {
-    const key = toHex(id);
-    return this.#candidates.find((c) => c.key === key);
+    return this.#byKey.get(toHex(id));
   }
 
-  /** Adds contacts not yet known (never ourselves), keeps the list sorted and bounded. */
-  #add(contacts: readonly Contact[]): void {
+  #remove(index: number): void {
+    const [candidate] = this.#candidates.splice(index, 1);
+    if (candidate !== undefined) this.#byKey.delete(candidate.key);
+  }
+
+  /**
+   * Adds contacts `referrer` named (never ourselves, nor nodes that failed on any path), keeps the
+   * list sorted and bounded. A discredited referrer's answer adds nothing.
+   */
+  #add(contacts: readonly Contact[], referrer: string | undefined): void {
+    if (referrer !== undefined && this.#discredited(referrer)) return;
+    let added = false;
     for (const contact of contacts) {
       if (bytesEqual(contact.id, this.#self)) continue;
       const key = toHex(contact.id);
-      if (this.#candidates.some((c) => c.key === key)) continue;
-      this.#candidates.push({ contact, key, state: 'waiting' });
+      if (this.#claims.get(key) === 'failed') continue;
+      const known = this.#byKey.get(key);
+      if (known === undefined) {
+        const candidate: Candidate = {
+          contact,
+          key,
+          state: 'waiting',
+          referrers: referrer === undefined ? [] : [referrer],
+        };
+        this.#candidates.push(candidate);
+        this.#byKey.set(key, candidate);
+        added = true;
+      } else if (
+        referrer !== undefined &&
+        known.referrers.length > 0 &&
+        known.referrers.length < REFERRERS_MAX
+      ) {
+        if (!known.referrers.includes(referrer)) known.referrers.push(referrer);
+      }
     }
+    if (!added) return;
     this.#candidates.sort((a, b) => compareDistance(this.target, a.contact.id, b.contact.id));
     // Beyond the bound, drop the farthest that are only waiting: asked ones must stay to be matched.
     for (
@@ -153,7 +237,7 @@ export class LookupPath {
       i >= 0 && this.#candidates.length > this.#limits.lookupCandidatesMax;
       i--
     ) {
-      if ((this.#candidates[i] as Candidate).state === 'waiting') this.#candidates.splice(i, 1);
+      if ((this.#candidates[i] as Candidate).state === 'waiting') this.#remove(i);
     }
   }
 }

@@ -5,26 +5,19 @@ import {
   type Output,
   type Rng,
   UsageError,
+  bytesEqual,
   toHex,
-  utf8,
 } from '@postern/core';
 import type { CryptoProvider } from '@postern/crypto';
-import { ID_BYTES, compareDistance, idInBucket, requireId } from './distance.ts';
-import { type KademliaLimits, resolveKademliaLimits } from './limits.ts';
-import { type Claims, LookupPath } from './lookup-path.ts';
-import {
-  ADDRESS_BYTES_MAX,
-  CONTACT_ADDRESSES_MAX,
-  type KadMessage,
-  RID_MAX,
-  decodeMessage,
-  encodeMessage,
-} from './messages.ts';
+import { ID_BITS, commonPrefixBits, compareDistance, idInBucket, requireId } from './distance.ts';
+import { DISJOINT_PATHS_MAX, type KademliaLimits, resolveKademliaLimits } from './limits.ts';
+import type { LookupPath } from './lookup-path.ts';
+import { type KadMessage, RID_MAX, decodeMessage, encodeMessage } from './messages.ts';
+import { type Query, type QueryId, type QueryKind, closestOf, newQuery } from './query.ts';
 import { RecordStore, keyOf } from './record-store.ts';
 import { type SignedRecord, checkRecord, compareVersions } from './records.ts';
 import { type Contact, RoutingTable } from './routing-table.ts';
-
-export type QueryId = number;
+import { ANSWERS, type Request, type RequestBody, isRequest, sanitize } from './rpc.ts';
 
 export type KademliaEvent =
   /** findNode finished: the k closest nodes that answered, closest first. */
@@ -42,26 +35,6 @@ export type KademliaEvent =
   /** A peer answered with something no honest node sends (a forged or wrongly keyed record). */
   | { type: 'peer-misbehaved'; peer: NodeId; code: string };
 
-type QueryKind = 'find_node' | 'find_value' | 'store';
-
-interface Query {
-  readonly id: QueryId;
-  readonly kind: QueryKind;
-  /** A maintenance query (bucket refresh, republish): no event when it ends. */
-  readonly internal: boolean;
-  readonly target: Uint8Array;
-  readonly paths: LookupPath[];
-  /** store: the record; find_value: the best valid record seen. */
-  record: SignedRecord | undefined;
-  /** find_value: every holder that answered with a valid record, and its seq (stale ones are repaired). */
-  readonly versions: { holder: Contact; seq: number }[];
-  holders: number;
-  /** store phase: STORE requests out, and how many kept it. */
-  storing: number;
-  stored: number;
-  asked: number;
-}
-
 interface Pending {
   readonly to: Contact;
   /** The answers that fit the request (`nodes` or `value` for find_value, ...). */
@@ -69,6 +42,18 @@ interface Pending {
   readonly deadline: number;
   readonly query: Query | undefined;
   readonly path: LookupPath | undefined;
+}
+
+/**
+ * A bucket refresh only meets nodes to fill the table (its result goes nowhere), so one path does:
+ * a quarter of the messages of a d = 4 lookup.
+ */
+const REFRESH = { internal: true, disjointPaths: 1 } as const;
+
+/** Per-lookup choices. */
+export interface LookupOptions {
+  /** d, disjoint paths for this lookup (default: the `disjointPaths` limit): more for lookups that matter more. */
+  readonly disjointPaths?: number;
 }
 
 export interface KademliaOptions {
@@ -132,30 +117,37 @@ export class KademliaMachine {
     this.#observe(valid, now);
   }
 
-  /** Joins the network through known nodes: a lookup of our own id fills the table around us. */
+  /**
+   * Joins the network through known nodes (Kademlia §2.3): a lookup of our own id fills the table
+   * around us; when it ends, every bucket farther than our closest neighbour is refreshed, so the
+   * table holds contacts across the whole id space and later lookups take few hops.
+   */
   bootstrap(contacts: readonly Contact[], now: Millis): QueryId {
     for (const contact of contacts) this.#learn(contact);
-    return this.#startQuery('find_node', this.self, now, contacts);
+    const id = this.#startQuery('find_node', this.self, now, { seeds: contacts });
+    const query = this.#queries.get(id);
+    if (query !== undefined) query.join = true;
+    return id;
   }
 
-  findNode(target: Uint8Array, now: Millis): QueryId {
+  findNode(target: Uint8Array, now: Millis, options: LookupOptions = {}): QueryId {
     requireId(target, 'target');
-    return this.#startQuery('find_node', target, now);
+    return this.#startQuery('find_node', target, now, options);
   }
 
   /** A quorum read: every path asks for the record; the highest valid seq wins and stale holders are repaired. */
-  findValue(key: Uint8Array, now: Millis): QueryId {
+  findValue(key: Uint8Array, now: Millis, options: LookupOptions = {}): QueryId {
     requireId(key, 'key');
-    return this.#startQuery('find_value', key, now);
+    return this.#startQuery('find_value', key, now, options);
   }
 
   /** Finds the k closest nodes to the record's key and stores it on them. */
-  storeRecord(record: SignedRecord, now: Millis): QueryId {
+  storeRecord(record: SignedRecord, now: Millis, options: LookupOptions = {}): QueryId {
     const key = keyOf(this.#crypto, record);
     const checked = checkRecord(this.#crypto, record, { key, nowMs: this.#wall(now), limits: this.limits });
     if (!checked.ok)
       throw new UsageError('KAD_BAD_RECORD', `the record would be refused: ${checked.error.code}`);
-    const id = this.#startQuery('store', key, now);
+    const id = this.#startQuery('store', key, now, options);
     (this.#queries.get(id) as Query).record = record;
     return id;
   }
@@ -229,15 +221,28 @@ export class KademliaMachine {
     );
     for (const bucket of this.table.staleBuckets(now, this.limits.bucketRefreshMs)) {
       if (budget-- <= 0) return;
-      this.#startQuery('find_node', idInBucket(this.self, bucket, this.#rng.bytes(32)), now, undefined, true);
+      this.#startQuery('find_node', idInBucket(this.self, bucket, this.#rng.bytes(32)), now, REFRESH);
     }
     const wall = this.#wall(now);
     for (const entry of this.store.entries(wall)) {
       if (entry.storedAtMs + this.limits.republishIntervalMs > wall) continue;
       if (budget-- <= 0) return;
       entry.storedAtMs = wall;
-      const id = this.#startQuery('store', entry.key, now, undefined, true);
+      const id = this.#startQuery('store', entry.key, now, { internal: true });
       (this.#queries.get(id) as Query).record = entry.record;
+    }
+  }
+
+  /**
+   * After joining: a lookup of a random id in each bucket farther from us than `nearest`, leaving
+   * a quarter of the query slots free for the caller; buckets left out are refreshed hourly.
+   */
+  #refreshFartherBuckets(nearest: Contact | undefined, now: Millis): void {
+    if (nearest === undefined) return;
+    const farthest = Math.min(commonPrefixBits(this.self, nearest.id), ID_BITS - 1);
+    const room = this.limits.queriesMax - this.#queries.size - Math.ceil(this.limits.queriesMax / 4);
+    for (let bucket = 0; bucket < Math.min(farthest, room); bucket++) {
+      this.#startQuery('find_node', idInBucket(this.self, bucket, this.#rng.bytes(32)), now, REFRESH);
     }
   }
 
@@ -262,7 +267,7 @@ export class KademliaMachine {
   #answer(from: NodeId, request: Request, now: Millis): void {
     const rid = request.rid;
     const closest = (target: Uint8Array) =>
-      this.table.closest(target, this.limits.bucketSize, (id) => toHex(id) === toHex(from));
+      this.table.closest(target, this.limits.bucketSize, (id) => bytesEqual(id, from));
     switch (request.t) {
       case 'ping':
         return this.#send(from, { t: 'pong', rid });
@@ -290,7 +295,6 @@ export class KademliaMachine {
       return this.#advance(query, now);
     }
     if (message.t !== 'nodes' && message.t !== 'value') return;
-    for (const node of message.nodes) this.#learn(node);
     if (message.t === 'value') this.#considerValue(query, to, message.record, now);
     path?.answered(to.id, message.nodes);
     this.#advance(query, now);
@@ -314,43 +318,30 @@ export class KademliaMachine {
     kind: QueryKind,
     target: Uint8Array,
     now: Millis,
-    seeds?: readonly Contact[],
-    internal = false,
+    options: LookupOptions & { seeds?: readonly Contact[]; internal?: boolean } = {},
   ): QueryId {
     if (this.#queries.size >= this.limits.queriesMax) {
       throw new UsageError('KAD_TOO_MANY_QUERIES', `at most ${this.limits.queriesMax} queries run at once`);
     }
+    const paths = options.disjointPaths ?? this.limits.disjointPaths;
+    if (!Number.isSafeInteger(paths) || paths < 1 || paths > DISJOINT_PATHS_MAX) {
+      throw new UsageError('KAD_BAD_PATHS', `disjointPaths must be 1 to ${DISJOINT_PATHS_MAX}, got ${paths}`);
+    }
     this.table.touch(target, now);
-    const start = (seeds ?? this.table.closest(target, this.limits.bucketSize)).filter(
-      (c) => toHex(c.id) !== toHex(this.self),
-    );
-    const claims: Claims = new Map();
-    const d = Math.max(1, Math.min(this.limits.disjointPaths, start.length));
-    const paths = Array.from(
-      { length: d },
-      (_, p) =>
-        new LookupPath({
-          target,
-          self: this.self,
-          seeds: start.filter((_, i) => i % d === p),
-          claims,
-          limits: this.limits,
-        }),
+    const start = (options.seeds ?? this.table.closest(target, this.limits.bucketSize)).filter(
+      (c) => !bytesEqual(c.id, this.self),
     );
     const id = this.#nextQuery++;
-    const query: Query = {
+    const query = newQuery({
       id,
       kind,
-      internal,
       target,
+      self: this.self,
+      start,
       paths,
-      record: undefined,
-      versions: [],
-      holders: 0,
-      storing: 0,
-      stored: 0,
-      asked: 0,
-    };
+      internal: options.internal ?? false,
+      limits: this.limits,
+    });
     this.#queries.set(id, query);
     this.#advance(query, now);
     return id;
@@ -382,7 +373,7 @@ export class KademliaMachine {
   #storePhase(query: Query, now: Millis): void {
     if (query.asked === 0) {
       const record = query.record as SignedRecord;
-      const closest = this.#closestOf(query);
+      const closest = closestOf(query, this.limits.bucketSize);
       const k = this.limits.bucketSize;
       const last = closest[k - 1];
       if (last === undefined || compareDistance(query.target, this.self, last.id) < 0) {
@@ -403,13 +394,14 @@ export class KademliaMachine {
 
   #finish(query: Query, now: Millis): void {
     this.#queries.delete(query.id);
+    if (query.join) this.#refreshFartherBuckets(closestOf(query, this.limits.bucketSize)[0], now);
     if (query.internal) return;
     if (query.kind === 'find_node') {
       this.#emit({
         type: 'nodes-found',
         query: query.id,
         target: query.target,
-        closest: this.#closestOf(query),
+        closest: closestOf(query, this.limits.bucketSize),
       });
     } else if (query.kind === 'find_value') {
       // Read repair: holders of an older version get the newest.
@@ -437,13 +429,6 @@ export class KademliaMachine {
     }
   }
 
-  /** The k closest nodes any path heard answer, closest first. */
-  #closestOf(query: Query): Contact[] {
-    const all = query.paths.flatMap((p) => p.closest());
-    all.sort((a, b) => compareDistance(query.target, a.id, b.id));
-    return all.slice(0, this.limits.bucketSize);
-  }
-
   /** Sends a request with a fresh rid and an RPC deadline; false when too many are pending. */
   #request(to: Contact, message: RequestBody, now: Millis, query?: Query, path?: LookupPath): boolean {
     if (this.#pending.size >= this.limits.pendingRpcsMax) return false;
@@ -467,32 +452,4 @@ export class KademliaMachine {
   #misbehaved(peer: NodeId, code: string): void {
     this.#emit({ type: 'peer-misbehaved', peer, code });
   }
-}
-
-type Request = Extract<KadMessage, { t: 'ping' | 'find_node' | 'find_value' | 'store' }>;
-
-/** The answers each request can get. */
-const ANSWERS: Record<Request['t'], readonly KadMessage['t'][]> = {
-  ping: ['pong'],
-  find_node: ['nodes'],
-  find_value: ['nodes', 'value'],
-  store: ['stored'],
-};
-
-/** A contact as the codec allows it: 1 to CONTACT_ADDRESSES_MAX addresses of at most 256 bytes, or none. */
-function sanitize(contact: Contact): Contact | undefined {
-  if (contact.id.length !== ID_BYTES) return undefined;
-  const addresses = contact.addresses
-    .filter((a) => typeof a === 'string' && a.length > 0 && utf8(a).length <= ADDRESS_BYTES_MAX)
-    .slice(0, CONTACT_ADDRESSES_MAX);
-  return addresses.length === 0 ? undefined : { id: contact.id, addresses };
-}
-/** A request before its rid is chosen. */
-type RequestBody = WithoutRid<Request>;
-type WithoutRid<T> = T extends unknown ? Omit<T, 'rid'> : never;
-
-function isRequest(message: KadMessage): message is Request {
-  return (
-    message.t === 'ping' || message.t === 'find_node' || message.t === 'find_value' || message.t === 'store'
-  );
 }

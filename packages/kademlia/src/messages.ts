@@ -61,7 +61,12 @@ export function encodeMessage(message: KadMessage): Uint8Array {
 
 /** Total: any bytes give a message whose fields have the right shapes and sizes, or a WireError. */
 export function decodeMessage(bytes: Uint8Array, limits: MessageLimits): Result<KadMessage, WireError> {
-  const decoded = decodeWith(bytes, messageReader(limits), { maxBytes: messageBytesMax(limits) });
+  let reader = readers.get(limits);
+  if (reader === undefined) {
+    reader = messageReader(limits);
+    readers.set(limits, reader);
+  }
+  const decoded = decodeWith(bytes, reader, { maxBytes: messageBytesMax(limits) });
   if (!decoded.ok) return err(decoded.error);
   const message = decoded.value;
   if (message.t === 'nodes' || message.t === 'value')
@@ -74,6 +79,9 @@ export function messageBytesMax(limits: MessageLimits): number {
   const contactBytes = ID_BYTES + CONTACT_ADDRESSES_MAX * (ADDRESS_BYTES_MAX + 3) + 32;
   return recordBytesMax(limits) + limits.bucketSize * contactBytes + 64;
 }
+
+/** Readers built once per limits object (a machine's limits live as long as it does). */
+const readers = new WeakMap<MessageLimits, ReturnType<typeof messageReader>>();
 
 function messageReader(limits: MessageLimits) {
   const rid = expectUint(RID_MAX);

@@ -146,18 +146,25 @@ export class RoutingTable {
   /**
    * The `count` known contacts closest to `target` by XOR distance, closest first. Buckets are
    * visited in distance order (see docs/protocols/kademlia.md): the target's own bucket, then every
-   * bucket nearer to us, then the farther ones one by one, stopping once `count` are collected.
+   * bucket nearer to us as one group, then the farther ones one by one; each group is nearer to the
+   * target than the next, so only groups are sorted, and we stop once `count` are collected.
    */
   closest(target: Uint8Array, count: number, exclude?: (id: NodeId) => boolean): Contact[] {
     requireId(target, 'target');
     const home = Math.min(commonPrefixBits(this.self, target), ID_BITS - 1);
     const found: Contact[] = [];
-    const take = (bucket: Bucket) => {
-      for (const { contact } of bucket.entries) if (!exclude?.(contact.id)) found.push(contact);
+    const take = (from: number, to: number) => {
+      const start = found.length;
+      for (let i = from; i < to; i++) {
+        for (const { contact } of (this.#buckets[i] as Bucket).entries)
+          if (!exclude?.(contact.id)) found.push(contact);
+      }
+      const group = found.splice(start).sort((a, b) => compareDistance(target, a.id, b.id));
+      for (const contact of group) found.push(contact);
     };
-    for (let i = home; i < ID_BITS; i++) take(this.#buckets[i] as Bucket);
-    for (let i = home - 1; i >= 0 && found.length < count; i--) take(this.#buckets[i] as Bucket);
-    found.sort((a, b) => compareDistance(target, a.id, b.id));
+    take(home, home + 1);
+    if (found.length < count) take(home + 1, ID_BITS);
+    for (let i = home - 1; i >= 0 && found.length < count; i--) take(i, i + 1);
     return found.slice(0, count);
   }
 

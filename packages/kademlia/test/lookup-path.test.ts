@@ -161,6 +161,59 @@ describe('lookup path', () => {
     assert.ok(asked.every((a) => a.length > 0));
   });
 
+  it('drops what only a liar named once its made-up contacts fail, and still finds the k closest', () => {
+    const liars = new Set(ids.filter(() => rng.float() < 0.1).map(toHex));
+    let liarAnswers = 0;
+    let fakesAsked = 0;
+    for (let q = 0; q < 20; q++) {
+      const self = ids.find((id) => !liars.has(toHex(id)) && rng.float() < 0.1) as NodeId;
+      const target = randomId(rng);
+      const fakes = new Set<string>();
+      const path = new LookupPath({
+        target,
+        self,
+        seeds: (tables.get(toHex(self)) as RoutingTable).closest(target, k),
+        claims: new Map(),
+        limits,
+      });
+      for (let round = 0; round < 10_000 && !path.done; round++) {
+        for (const c of path.next()) {
+          const key = toHex(c.id);
+          if (fakes.has(key)) {
+            fakesAsked++;
+            path.failed(c.id);
+          } else if (liars.has(key)) {
+            liarAnswers++;
+            // k made-up ids sharing the target's first 16 bits: closer-looking than any real node.
+            const lies = Array.from({ length: k }, () => {
+              const id = randomId(rng);
+              id.set(target.subarray(0, 2));
+              fakes.add(toHex(id));
+              return contact(id);
+            });
+            path.answered(c.id, lies);
+          } else {
+            path.answered(c.id, (tables.get(key) as RoutingTable).closest(target, k));
+          }
+        }
+      }
+      assert.ok(path.done);
+      assert.deepEqual(
+        path.closest().map((c) => toHex(c.id)),
+        truth(
+          ids.filter((id) => toHex(id) !== toHex(self)),
+          target,
+        ),
+      );
+    }
+    assert.ok(liarAnswers > 10, `${liarAnswers} liars answered`);
+    // Each liar's list is dropped after its first α fakes time out together.
+    assert.ok(
+      fakesAsked <= limits.alpha * liarAnswers,
+      `${fakesAsked} made-up contacts asked for ${liarAnswers} lying answers`,
+    );
+  });
+
   it('ignores answers from nodes it did not ask, and keeps its candidate list bounded', () => {
     const self = ids[3] as NodeId;
     const target = randomId(rng);

@@ -63,6 +63,7 @@ export function expectBytes(length: number | LengthRange): Reader<Uint8Array> {
 export function expectText(maxBytes: number): Reader<string> {
   return (value, field) => {
     if (typeof value !== 'string') return badField(field, `expected text, got ${kindOf(value)}`);
+    if (value.length * 3 <= maxBytes) return ok(value); // a UTF-16 unit is at most 3 UTF-8 bytes
     const size = utf8(value).length;
     return size <= maxBytes
       ? ok(value)
