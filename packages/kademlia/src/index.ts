@@ -44,3 +44,4 @@ export {
   type IdentityRecordError,
 } from './identity-record.ts';
 export { kademliaProgram, simContact, SIM_WALL_EPOCH_MS } from './sim-program.ts';
+export { ID_PUZZLE_BITS_MAX, meetsIdPuzzle } from './id-puzzle.ts';

@@ -1,4 +1,5 @@
 import { UsageError } from '@postern/core';
+import { ID_PUZZLE_BITS_MAX } from './id-puzzle.ts';
 
 /** Bounds of a Kademlia node, each with its reason. */
 export interface KademliaLimits {
@@ -55,6 +56,13 @@ export interface KademliaLimits {
   readonly republishIntervalMs: number;
   /** Maintenance queries (bucket refreshes, republishes) one tick may start: spreads the load out. */
   readonly maintenanceQueriesPerTickMax: number;
+  /**
+   * S/Kademlia's static puzzle (id-puzzle.ts): node ids whose puzzle hash does not start with this
+   * many zero bits are refused everywhere (links, answers, seeds). 0 turns it off; every node of a
+   * network must agree. Off by default so tests and the simulator need no grinding; a public
+   * network sets it (16 costs an honest node ~65,000 key generations, a few seconds, once).
+   */
+  readonly idPuzzleBits: number;
 }
 
 export const DEFAULT_KADEMLIA_LIMITS: KademliaLimits = {
@@ -75,6 +83,7 @@ export const DEFAULT_KADEMLIA_LIMITS: KademliaLimits = {
   peerAddressesMax: 4096,
   republishIntervalMs: 60 * 60 * 1000,
   maintenanceQueriesPerTickMax: 8,
+  idPuzzleBits: 0,
 };
 
 /** The most disjoint paths one lookup may take: they split its k initial contacts between them. */
@@ -83,9 +92,13 @@ export const DISJOINT_PATHS_MAX = 16;
 export function resolveKademliaLimits(limits: Partial<KademliaLimits> = {}): KademliaLimits {
   const resolved = { ...DEFAULT_KADEMLIA_LIMITS, ...limits };
   for (const [name, value] of Object.entries(resolved)) {
-    if (!Number.isSafeInteger(value) || value < 1) {
-      throw new UsageError('KAD_BAD_LIMIT', `limit ${name} must be a positive integer, got ${value}`);
+    const least = name === 'idPuzzleBits' ? 0 : 1;
+    if (!Number.isSafeInteger(value) || value < least) {
+      throw new UsageError('KAD_BAD_LIMIT', `limit ${name} must be an integer ≥ ${least}, got ${value}`);
     }
+  }
+  if (resolved.idPuzzleBits > ID_PUZZLE_BITS_MAX) {
+    throw new UsageError('KAD_BAD_LIMIT', `limit idPuzzleBits must be at most ${ID_PUZZLE_BITS_MAX}`);
   }
   if (resolved.disjointPaths > DISJOINT_PATHS_MAX) {
     throw new UsageError('KAD_BAD_LIMIT', `limit disjointPaths must be at most ${DISJOINT_PATHS_MAX}`);

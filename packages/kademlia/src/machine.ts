@@ -10,6 +10,7 @@ import {
 } from '@postern/core';
 import type { CryptoProvider } from '@postern/crypto';
 import { ID_BITS, commonPrefixBits, compareDistance, idInBucket, requireId } from './distance.ts';
+import { meetsIdPuzzle } from './id-puzzle.ts';
 import { DISJOINT_PATHS_MAX, type KademliaLimits, resolveKademliaLimits } from './limits.ts';
 import type { LookupPath } from './lookup-path.ts';
 import { type KadMessage, RID_MAX, decodeMessage, encodeMessage } from './messages.ts';
@@ -112,7 +113,7 @@ export class KademliaMachine {
   /** A link to `contact` came up (its announcement gave its addresses): it may join the table. */
   peerConnected(contact: Contact, now: Millis): void {
     const valid = sanitize(contact);
-    if (valid === undefined || toHex(valid.id) === toHex(this.self)) return;
+    if (valid === undefined || bytesEqual(valid.id, this.self) || !this.#idAllowed(valid.id)) return;
     this.#addresses.set(toHex(valid.id), valid.addresses); // from its own signed announcement
     this.#observe(valid, now);
   }
@@ -153,6 +154,7 @@ export class KademliaMachine {
   }
 
   handleReceive(from: NodeId, bytes: Uint8Array, now: Millis): void {
+    if (!this.#idAllowed(from)) return this.#misbehaved(from, 'KAD_ID_PUZZLE');
     const decoded = decodeMessage(bytes, this.limits);
     if (!decoded.ok) return this.#misbehaved(from, 'KAD_MALFORMED');
     const message = decoded.value;
@@ -253,7 +255,7 @@ export class KademliaMachine {
   /** Addresses heard from others: kept for ids we know nothing of, never over what we know. */
   #learn(contact: Contact): void {
     const valid = sanitize(contact);
-    if (valid === undefined || toHex(valid.id) === toHex(this.self) || this.addressesOf(valid.id)) return;
+    if (valid === undefined || bytesEqual(valid.id, this.self) || this.addressesOf(valid.id)) return;
     this.#addresses.set(toHex(valid.id), valid.addresses);
   }
 
@@ -296,8 +298,15 @@ export class KademliaMachine {
     }
     if (message.t !== 'nodes' && message.t !== 'value') return;
     if (message.t === 'value') this.#considerValue(query, to, message.record, now);
-    path?.answered(to.id, message.nodes);
+    const nodes = message.nodes.filter((c) => this.#idAllowed(c.id));
+    if (nodes.length < message.nodes.length) this.#misbehaved(to.id, 'KAD_ID_PUZZLE');
+    path?.answered(to.id, nodes);
     this.#advance(query, now);
+  }
+
+  /** Whether `id` meets the network's id puzzle (always, when it has none). */
+  #idAllowed(id: Uint8Array): boolean {
+    return meetsIdPuzzle(this.#crypto, id, this.limits.idPuzzleBits);
   }
 
   /** A record from a holder: checked like any read; the highest seq kept; older holders noted for repair. */
@@ -329,7 +338,7 @@ export class KademliaMachine {
     }
     this.table.touch(target, now);
     const start = (options.seeds ?? this.table.closest(target, this.limits.bucketSize)).filter(
-      (c) => !bytesEqual(c.id, this.self),
+      (c) => !bytesEqual(c.id, this.self) && this.#idAllowed(c.id),
     );
     const id = this.#nextQuery++;
     const query = newQuery({

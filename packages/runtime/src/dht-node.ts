@@ -1,4 +1,4 @@
-import { type Millis, type NodeId, Rng } from '@postern/core';
+import { type Millis, type NodeId, Rng, UsageError } from '@postern/core';
 import type { CryptoProvider } from '@postern/crypto';
 import {
   type Contact,
@@ -8,8 +8,10 @@ import {
   type KademliaLimits,
   type QueryId,
   type SignedRecord,
+  meetsIdPuzzle,
+  resolveKademliaLimits,
 } from '@postern/kademlia';
-import type { NodeKeys } from '@postern/transport';
+import { type NodeKeys, createNodeKeys } from '@postern/transport';
 import { type Clock, systemClock } from './clock.ts';
 import { Host, type HostLimits } from './host.ts';
 
@@ -19,6 +21,12 @@ export interface DhtNodeOptions {
   readonly clock?: Clock;
   readonly limits?: Partial<KademliaLimits>;
   readonly hostLimits?: Partial<HostLimits>;
+}
+
+/** Node keys whose id meets the DHT's id puzzle (`limits.idPuzzleBits`): ~2^bits key draws. */
+export function createDhtNodeKeys(crypto: CryptoProvider, limits: Partial<KademliaLimits> = {}): NodeKeys {
+  const bits = resolveKademliaLimits(limits).idPuzzleBits;
+  return createNodeKeys(crypto, { accept: (id) => meetsIdPuzzle(crypto, id, bits) });
 }
 
 /** Dials to nodes the machine wants to reach but has no link to, at once. */
@@ -42,6 +50,13 @@ export class DhtNode {
   constructor(options: DhtNodeOptions) {
     this.#clock = options.clock ?? systemClock;
     const now = this.#clock.monotonic();
+    const bits = resolveKademliaLimits(options.limits).idPuzzleBits;
+    if (!meetsIdPuzzle(options.crypto, options.keys.nodeId, bits)) {
+      throw new UsageError(
+        'DHT_ID_PUZZLE',
+        `this node id does not meet the DHT's ${bits}-bit id puzzle: create its keys with createDhtNodeKeys`,
+      );
+    }
     this.machine = new KademliaMachine({
       self: options.keys.nodeId,
       crypto: options.crypto,

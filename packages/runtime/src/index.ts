@@ -22,4 +22,4 @@ export {
   type HostOptions,
   type HostSendError,
 } from './host.ts';
-export { DhtNode, type DhtNodeOptions } from './dht-node.ts';
+export { DhtNode, type DhtNodeOptions, createDhtNodeKeys } from './dht-node.ts';

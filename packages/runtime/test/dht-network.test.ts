@@ -1,15 +1,16 @@
-// Twenty Kademlia nodes in this process over real loopback TCP links: all bootstrap from one,
-// store 100 records and find them all; five nodes are closed, and every record is still found.
+// Twenty Kademlia nodes in this process over real loopback TCP links, their ids meeting an 8-bit id
+// puzzle: all bootstrap from one, store 100 records and find them all; five nodes are closed, and
+// every record is still found. A node whose id fails the puzzle is refused at construction.
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { Rng, utf8 } from '@postern/core';
 import { createSodiumProvider } from '@postern/crypto';
-import { DEFAULT_KADEMLIA_LIMITS, keyOf, signRecord } from '@postern/kademlia';
+import { DEFAULT_KADEMLIA_LIMITS, keyOf, meetsIdPuzzle, signRecord } from '@postern/kademlia';
 import { createNodeKeys } from '@postern/transport';
-import { DhtNode } from '../src/index.ts';
+import { DhtNode, createDhtNodeKeys } from '../src/index.ts';
 
 const crypto = createSodiumProvider();
-const limits = { rpcTimeoutMs: 1_000 };
+const limits = { rpcTimeoutMs: 1_000, idPuzzleBits: 8 };
 const HOUR = 3_600_000;
 
 describe('a DHT of 20 nodes over loopback TCP', () => {
@@ -18,8 +19,14 @@ describe('a DHT of 20 nodes over loopback TCP', () => {
     await Promise.all(nodes.map((n) => n.close()));
   });
 
+  it('refuses to run with a node id that fails the id puzzle', () => {
+    const keys = createNodeKeys(crypto, { accept: (id) => !meetsIdPuzzle(crypto, id, 8) });
+    assert.throws(() => new DhtNode({ crypto, keys, limits }), { code: 'DHT_ID_PUZZLE' });
+  });
+
   it('stores and finds 100 records, and finds them all again after 5 nodes go away', async () => {
-    for (let i = 0; i < 20; i++) nodes.push(new DhtNode({ crypto, keys: createNodeKeys(crypto), limits }));
+    for (let i = 0; i < 20; i++)
+      nodes.push(new DhtNode({ crypto, keys: createDhtNodeKeys(crypto, limits), limits }));
     const addresses = await Promise.all(nodes.map((n) => n.host.listenTcp(0, '127.0.0.1')));
     for (const node of nodes.slice(1)) await node.bootstrap([addresses[0] as string]);
     const rng = Rng.fromSeed('dht-network');

@@ -1,4 +1,4 @@
-import { type NodeId, concatBytes, utf8 } from '@postern/core';
+import { type NodeId, UsageError, concatBytes, utf8 } from '@postern/core';
 import { type CryptoProvider, type Ed25519KeyPair, KeyBytes } from '@postern/crypto';
 
 /**
@@ -24,9 +24,22 @@ export function nodeIdOf(crypto: CryptoProvider, staticPublicKey: Uint8Array): N
   return crypto.blake2b(concatBytes(NODE_ID_DOMAIN, staticPublicKey), 32) as NodeId;
 }
 
-export function createNodeKeys(crypto: CryptoProvider): NodeKeys {
-  const secretKey = crypto.randomBytes(KeyBytes.x25519);
-  const staticKey = { publicKey: crypto.x25519PublicKey(secretKey), secretKey };
-  const signing = crypto.ed25519KeyPairFromSeed(crypto.randomBytes(KeyBytes.ed25519Seed));
-  return { staticKey, signing, nodeId: nodeIdOf(crypto, staticKey.publicKey) };
+/**
+ * Fresh node keys. `accept`, if given, must approve the node id (a DHT's id puzzle): static keys
+ * are drawn until it does, at most `attemptsMax` times (then UsageError 'NODE_KEYS_NOT_FOUND').
+ */
+export function createNodeKeys(
+  crypto: CryptoProvider,
+  options: { accept?: (nodeId: NodeId) => boolean; attemptsMax?: number } = {},
+): NodeKeys {
+  const attemptsMax = options.attemptsMax ?? 2 ** 30;
+  for (let attempt = 0; attempt < attemptsMax; attempt++) {
+    const secretKey = crypto.randomBytes(KeyBytes.x25519);
+    const publicKey = crypto.x25519PublicKey(secretKey);
+    const nodeId = nodeIdOf(crypto, publicKey);
+    if (options.accept !== undefined && !options.accept(nodeId)) continue;
+    const signing = crypto.ed25519KeyPairFromSeed(crypto.randomBytes(KeyBytes.ed25519Seed));
+    return { staticKey: { publicKey, secretKey }, signing, nodeId };
+  }
+  throw new UsageError('NODE_KEYS_NOT_FOUND', `no acceptable node id in ${attemptsMax} static keys`);
 }
