@@ -4,7 +4,14 @@
 import { randomInt } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import { type Progress, type RunReport, reproduceCommand, scenarios } from '@postern/sim';
+import { kademliaScenario } from '@postern/kademlia';
+import {
+  type Progress,
+  type RunReport,
+  type RunnableScenario,
+  reproduceCommand,
+  scenarios as simScenarios,
+} from '@postern/sim';
 import { type Row, formatHeader, formatRow } from './table.ts';
 
 interface Args {
@@ -14,6 +21,12 @@ interface Args {
   readonly nodes: number | undefined;
   readonly checkDeterminism: boolean;
 }
+
+/** The simulator's own scenarios and those of the protocol packages, by name. */
+const scenarios: ReadonlyMap<string, RunnableScenario> = new Map([
+  ...simScenarios,
+  [kademliaScenario.name, kademliaScenario],
+]);
 
 const USAGE = 'usage: npm run sim -- <scenario> [--seed N] [--seeds K] [--nodes N] [--check-determinism]';
 

@@ -45,3 +45,4 @@ export {
 } from './identity-record.ts';
 export { kademliaProgram, simContact, SIM_WALL_EPOCH_MS } from './sim-program.ts';
 export { ID_PUZZLE_BITS_MAX, meetsIdPuzzle } from './id-puzzle.ts';
+export { kademliaScenario, type KademliaScenarioOptions } from './sim-scenario.ts';

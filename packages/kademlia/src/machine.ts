@@ -45,6 +45,12 @@ interface Pending {
   readonly path: LookupPath | undefined;
 }
 
+/** Bootstrap contacts remembered for rejoining. */
+const JOIN_SEEDS_MAX = 16;
+
+/** The longest wait between two tries to join when nobody answered: a node alone retries every 5 min. */
+const REJOIN_DELAY_MAX_MS = 5 * 60_000;
+
 /**
  * A bucket refresh only meets nodes to fill the table (its result goes nowhere), so one path does:
  * a quarter of the messages of a d = 4 lookup.
@@ -86,6 +92,10 @@ export class KademliaMachine {
   readonly #addresses: BoundedLru<string, readonly string[]>;
   readonly #maintenanceEveryMs: number;
   #maintenanceAt: number;
+  /** The contacts the last bootstrap was given, tried again while nobody answers (see `#joined`). */
+  #joinSeeds: readonly Contact[] = [];
+  #rejoinAt = Infinity;
+  #rejoinDelayMs = 0;
   #nextQuery = 1;
   /** A query could not send for want of room among pending RPCs: advance them all when room frees up. */
   #starved = false;
@@ -124,11 +134,38 @@ export class KademliaMachine {
    * table holds contacts across the whole id space and later lookups take few hops.
    */
   bootstrap(contacts: readonly Contact[], now: Millis): QueryId {
-    for (const contact of contacts) this.#learn(contact);
-    const id = this.#startQuery('find_node', this.self, now, { seeds: contacts });
+    this.#joinSeeds = contacts.slice(0, JOIN_SEEDS_MAX);
+    this.#rejoinAt = Infinity;
+    this.#rejoinDelayMs = 0;
+    return this.#join(now, false);
+  }
+
+  #join(now: Millis, internal: boolean): QueryId {
+    for (const contact of this.#joinSeeds) this.#learn(contact);
+    const id = this.#startQuery('find_node', this.self, now, { seeds: this.#joinSeeds, internal });
     const query = this.#queries.get(id);
     if (query !== undefined) query.join = true;
+    else this.#joined(undefined, now); // nobody to ask: ended at once
     return id;
+  }
+
+  /**
+   * A join lookup ended. With an answer, the farther buckets are refreshed. With none and an empty
+   * table (a lost packet, a bootstrap node down), the join is tried again after a delay that
+   * doubles up to REJOIN_DELAY_MAX_MS: otherwise the node would stay alone for good.
+   */
+  #joined(nearest: Contact | undefined, now: Millis): void {
+    if (nearest !== undefined || this.table.size > 0 || this.#joinSeeds.length === 0) {
+      this.#rejoinAt = Infinity;
+      this.#rejoinDelayMs = 0;
+      this.#refreshFartherBuckets(nearest, now);
+      return;
+    }
+    this.#rejoinDelayMs = Math.min(
+      Math.max(this.#rejoinDelayMs * 2, this.limits.rpcTimeoutMs),
+      REJOIN_DELAY_MAX_MS,
+    );
+    this.#rejoinAt = now + this.#rejoinDelayMs;
   }
 
   findNode(target: Uint8Array, now: Millis, options: LookupOptions = {}): QueryId {
@@ -148,9 +185,7 @@ export class KademliaMachine {
     const checked = checkRecord(this.#crypto, record, { key, nowMs: this.#wall(now), limits: this.limits });
     if (!checked.ok)
       throw new UsageError('KAD_BAD_RECORD', `the record would be refused: ${checked.error.code}`);
-    const id = this.#startQuery('store', key, now, options);
-    (this.#queries.get(id) as Query).record = record;
-    return id;
+    return this.#startQuery('store', key, now, { ...options, record });
   }
 
   handleReceive(from: NodeId, bytes: Uint8Array, now: Millis): void {
@@ -185,6 +220,10 @@ export class KademliaMachine {
       this.#maintenanceAt = now + this.#maintenanceEveryMs;
       this.#maintain(now);
     }
+    if (now >= this.#rejoinAt && this.#queries.size < this.limits.queriesMax) {
+      this.#rejoinAt = Infinity;
+      this.#join(now, true);
+    }
     for (const [rid, pending] of [...this.#pending]) {
       if (pending.deadline > now) continue;
       this.#pending.delete(rid);
@@ -206,7 +245,7 @@ export class KademliaMachine {
   pollOutput(): Output<KademliaEvent> {
     const output = this.#outputs.shift();
     if (output !== undefined) return output;
-    let at = this.#maintenanceAt;
+    let at = Math.min(this.#maintenanceAt, this.#rejoinAt);
     for (const pending of this.#pending.values()) at = Math.min(at, pending.deadline);
     return { type: 'timeout', at: at as Millis };
   }
@@ -230,8 +269,7 @@ export class KademliaMachine {
       if (entry.storedAtMs + this.limits.republishIntervalMs > wall) continue;
       if (budget-- <= 0) return;
       entry.storedAtMs = wall;
-      const id = this.#startQuery('store', entry.key, now, { internal: true });
-      (this.#queries.get(id) as Query).record = entry.record;
+      this.#startQuery('store', entry.key, now, { internal: true, record: entry.record });
     }
   }
 
@@ -327,7 +365,8 @@ export class KademliaMachine {
     kind: QueryKind,
     target: Uint8Array,
     now: Millis,
-    options: LookupOptions & { seeds?: readonly Contact[]; internal?: boolean } = {},
+    // A store's record is set before the lookup starts: with nobody to ask, it ends at once.
+    options: LookupOptions & { seeds?: readonly Contact[]; internal?: boolean; record?: SignedRecord } = {},
   ): QueryId {
     if (this.#queries.size >= this.limits.queriesMax) {
       throw new UsageError('KAD_TOO_MANY_QUERIES', `at most ${this.limits.queriesMax} queries run at once`);
@@ -351,6 +390,7 @@ export class KademliaMachine {
       internal: options.internal ?? false,
       limits: this.limits,
     });
+    query.record = options.record;
     this.#queries.set(id, query);
     this.#advance(query, now);
     return id;
@@ -403,7 +443,7 @@ export class KademliaMachine {
 
   #finish(query: Query, now: Millis): void {
     this.#queries.delete(query.id);
-    if (query.join) this.#refreshFartherBuckets(closestOf(query, this.limits.bucketSize)[0], now);
+    if (query.join) this.#joined(closestOf(query, this.limits.bucketSize)[0], now);
     if (query.internal) return;
     if (query.kind === 'find_node') {
       this.#emit({

@@ -1,7 +1,8 @@
 // Peers that answer out of turn or lie about contacts: a wrong kind of answer fails that RPC and
 // names the peer (the query still ends), read repair reaches every holder of an older version
 // whatever order answers come in, hearsay never replaces addresses a node announced itself, and
-// contacts the codec could not carry never reach the table.
+// contacts the codec could not carry never reach the table; a store with nobody to ask keeps the record here; a node nobody answered
+// tries to join again.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { type Millis, type NodeId, Rng, toHex, utf8 } from '@postern/core';
@@ -124,6 +125,56 @@ describe('kademlia machine against misbehaving peers', () => {
     drain(m);
     assert.deepEqual(m.addressesOf(honest.id), honest.addresses);
     assert.deepEqual(m.table.contact(honest.id)?.addresses, honest.addresses);
+  });
+
+  it('tries to join again, later and later, while its bootstrap node does not answer', () => {
+    const m = machine();
+    const seed = peer(7007);
+    m.bootstrap([seed], T0);
+    let now: number = T0;
+    const tries: number[] = [];
+    for (let step = 0; step < 20 && tries.length < 4; step++) {
+      const { sent } = drain(m);
+      if (sent.some((s) => s.message.t === 'find_node' && toHex(s.to) === toHex(seed.id))) tries.push(now);
+      const next = m.pollOutput();
+      assert.equal(next.type, 'timeout');
+      now = (next as { at: number }).at;
+      m.handleTimeout(now as Millis);
+    }
+    assert.equal(tries.length, 4, `asked ${tries.length} times`);
+    const gaps = tries.slice(1).map((t, i) => t - (tries[i] as number));
+    assert.ok(
+      gaps.every((g, i) => i === 0 || g > (gaps[i - 1] as number)),
+      `the waits grow: ${gaps.join(', ')} ms`,
+    );
+    // Once it answers, the node has joined and stops retrying.
+    drain(m);
+    m.bootstrap([seed], now as Millis);
+    const ask = drain(m).sent.find((s) => s.message.t === 'find_node');
+    assert.ok(ask);
+    m.handleReceive(seed.id, encodeMessage({ t: 'nodes', rid: ask.message.rid, nodes: [] }), now as Millis);
+    drain(m);
+    m.handleTimeout((now + 10 * 60_000) as Millis);
+    assert.deepEqual(drain(m).sent, [], 'no join tries once the table holds the seed');
+  });
+
+  it('stores a record on itself alone when it knows nobody yet (a lookup that ends at once)', () => {
+    const m = machine();
+    const owner = crypto.ed25519KeyPairFromSeed(rng.bytes(32));
+    const record = signRecord(
+      crypto,
+      owner.secretKey,
+      { salt: utf8('identity'), seq: 1, value: utf8('alone'), expiresAtMs: EPOCH + 3_600_000 },
+      m.limits,
+    );
+    const query = m.storeRecord(record, T0);
+    const stored = drain(m).events.find((e) => e.type === 'stored');
+    assert.deepEqual(stored && { query: stored.query, stored: stored.stored, asked: stored.asked }, {
+      query,
+      stored: 1,
+      asked: 1,
+    });
+    assert.equal(m.store.get(recordKey(crypto, owner.publicKey, utf8('identity')), EPOCH)?.seq, 1);
   });
 
   it('never puts a contact the codec could not carry into its table or its answers', () => {
