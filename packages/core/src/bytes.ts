@@ -46,6 +46,11 @@ export function utf8(text: string): Uint8Array {
   return utf8Encoder.encode(text);
 }
 
+/** Whether `text` encodes to at most `maxBytes` of UTF-8; short text is answered without encoding (a UTF-16 unit is at most 3 bytes). */
+export function utf8Fits(text: string, maxBytes: number): boolean {
+  return text.length * 3 <= maxBytes || utf8(text).length <= maxBytes;
+}
+
 /** Strict UTF-8 decoding: invalid sequences are an error, never replacement characters. */
 export function fromUtf8(bytes: Uint8Array): Result<string, BytesError> {
   if (bytes.length <= SHORT_TEXT_BYTES) {

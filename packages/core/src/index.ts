@@ -7,6 +7,7 @@ export {
   toBase64url,
   fromBase64url,
   utf8,
+  utf8Fits,
   fromUtf8,
   concatBytes,
   bytesEqual,

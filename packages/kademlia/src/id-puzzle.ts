@@ -11,6 +11,8 @@ export const ID_PUZZLE_BITS_MAX = 24;
  * `bits` zero bits. An id is the hash of its node's key, so meeting the puzzle costs ~2^bits key
  * generations — once for an honest node, and 2^bits times more for an attacker who wants ids near
  * a chosen key (2^(bits + p) to share p bits with it). Anyone can check it from the id alone.
+ * It prices real identities; a made-up contact in an answer needs no key, only ~2^bits hashes —
+ * referral accountability in lookup paths is what deals with those.
  */
 export function meetsIdPuzzle(crypto: CryptoProvider, id: Uint8Array, bits: number): boolean {
   if (bits <= 0) return true;

@@ -23,6 +23,7 @@ const REFERRERS_MAX = 4;
  * A node whose referrals failed this often, more often than they answered, is discredited: what
  * only it named is dropped. Made-up contacts never answer, so a liar's list is dropped after the
  * first few time out; an honest node that named a few departed ones loses only what nobody else named.
+ * A failure named by several counts a share against each (see `#credit`).
  */
 const REFERRAL_FAILURES_MAX = 2;
 
@@ -110,13 +111,17 @@ export class LookupPath {
     this.#credit(candidate, 'failed');
   }
 
-  /** Books a referral's outcome; drops what only discredited nodes named. */
+  /**
+   * Books a referral's outcome; drops what only discredited nodes named. A failure is shared among
+   * the candidate's referrers: a made-up contact is named by its liar alone (or by a few liars
+   * sharing the blame), while a real node that went away — or stays silent to frame those who name
+   * it — is usually named by several honest nodes, each charged a fraction.
+   */
   #credit(candidate: Candidate, outcome: 'answered' | 'failed'): void {
+    const share = outcome === 'answered' ? 1 : 1 / candidate.referrers.length;
     let discredited = false;
     for (const key of candidate.referrers) {
-      const referrer = this.#referrers.get(key);
-      if (referrer === undefined) continue;
-      referrer[outcome]++;
+      (this.#referrers.get(key) as Referrer)[outcome] += share;
       discredited ||= outcome === 'failed' && this.#discredited(key);
     }
     if (!discredited) return;
@@ -124,6 +129,17 @@ export class LookupPath {
       const other = this.#candidates[i] as Candidate;
       if (other.state === 'waiting' && this.#onlyDiscredited(other)) this.#remove(i);
     }
+  }
+
+  /** Adds a referrer; when the list is full, in place of a discredited one (so liars naming a real node first cannot sink it). */
+  #vouch(candidate: Candidate, referrer: string): void {
+    if (candidate.referrers.includes(referrer)) return;
+    if (candidate.referrers.length < REFERRERS_MAX) {
+      candidate.referrers.push(referrer);
+      return;
+    }
+    const stale = candidate.referrers.findIndex((key) => this.#discredited(key));
+    if (stale >= 0) candidate.referrers[stale] = referrer;
   }
 
   #discredited(key: string): boolean {
@@ -201,10 +217,9 @@ export class LookupPath {
 
   /**
    * Adds contacts `referrer` named (never ourselves, nor nodes that failed on any path), keeps the
-   * list sorted and bounded. A discredited referrer's answer adds nothing.
+   * list sorted and bounded.
    */
   #add(contacts: readonly Contact[], referrer: string | undefined): void {
-    if (referrer !== undefined && this.#discredited(referrer)) return;
     let added = false;
     for (const contact of contacts) {
       if (bytesEqual(contact.id, this.#self)) continue;
@@ -221,12 +236,8 @@ export class LookupPath {
         this.#candidates.push(candidate);
         this.#byKey.set(key, candidate);
         added = true;
-      } else if (
-        referrer !== undefined &&
-        known.referrers.length > 0 &&
-        known.referrers.length < REFERRERS_MAX
-      ) {
-        if (!known.referrers.includes(referrer)) known.referrers.push(referrer);
+      } else if (referrer !== undefined && known.referrers.length > 0) {
+        this.#vouch(known, referrer);
       }
     }
     if (!added) return;

@@ -134,15 +134,23 @@ export class KademliaMachine {
    * table holds contacts across the whole id space and later lookups take few hops.
    */
   bootstrap(contacts: readonly Contact[], now: Millis): QueryId {
-    this.#joinSeeds = contacts.slice(0, JOIN_SEEDS_MAX);
+    this.#joinSeeds = contacts
+      .filter((c) => !bytesEqual(c.id, this.self) && this.#idAllowed(c.id))
+      .slice(0, JOIN_SEEDS_MAX);
     this.#rejoinAt = Infinity;
     this.#rejoinDelayMs = 0;
     return this.#join(now, false);
   }
 
+  /** A lookup of our own id from the join seeds, and (on a retry) whoever the table holds by now. */
   #join(now: Millis, internal: boolean): QueryId {
     for (const contact of this.#joinSeeds) this.#learn(contact);
-    const id = this.#startQuery('find_node', this.self, now, { seeds: this.#joinSeeds, internal });
+    const known = this.table.closest(this.self, this.limits.bucketSize);
+    const seeds = [
+      ...this.#joinSeeds,
+      ...known.filter((c) => !this.#joinSeeds.some((s) => bytesEqual(s.id, c.id))),
+    ];
+    const id = this.#startQuery('find_node', this.self, now, { seeds, internal });
     const query = this.#queries.get(id);
     if (query !== undefined) query.join = true;
     else this.#joined(undefined, now); // nobody to ask: ended at once
@@ -150,12 +158,12 @@ export class KademliaMachine {
   }
 
   /**
-   * A join lookup ended. With an answer, the farther buckets are refreshed. With none and an empty
-   * table (a lost packet, a bootstrap node down), the join is tried again after a delay that
-   * doubles up to REJOIN_DELAY_MAX_MS: otherwise the node would stay alone for good.
+   * A join lookup ended. With an answer, the farther buckets are refreshed. With none (a lost
+   * packet, a bootstrap node down), the join is tried again after a delay that doubles up to
+   * REJOIN_DELAY_MAX_MS: otherwise the node would wait alone for the hourly refresh, or for good.
    */
   #joined(nearest: Contact | undefined, now: Millis): void {
-    if (nearest !== undefined || this.table.size > 0 || this.#joinSeeds.length === 0) {
+    if (nearest !== undefined || this.#joinSeeds.length === 0) {
       this.#rejoinAt = Infinity;
       this.#rejoinDelayMs = 0;
       this.#refreshFartherBuckets(nearest, now);
@@ -220,9 +228,13 @@ export class KademliaMachine {
       this.#maintenanceAt = now + this.#maintenanceEveryMs;
       this.#maintain(now);
     }
-    if (now >= this.#rejoinAt && this.#queries.size < this.limits.queriesMax) {
-      this.#rejoinAt = Infinity;
-      this.#join(now, true);
+    if (now >= this.#rejoinAt) {
+      // With every query slot taken, the next try waits one RPC timeout (never a timer in the past).
+      this.#rejoinAt = now + this.limits.rpcTimeoutMs;
+      if (this.#queries.size < this.limits.queriesMax) {
+        this.#rejoinAt = Infinity;
+        this.#join(now, true);
+      }
     }
     for (const [rid, pending] of [...this.#pending]) {
       if (pending.deadline > now) continue;

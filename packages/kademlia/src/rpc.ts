@@ -1,4 +1,4 @@
-import { utf8 } from '@postern/core';
+import { utf8Fits } from '@postern/core';
 import { ID_BYTES } from './distance.ts';
 import { ADDRESS_BYTES_MAX, CONTACT_ADDRESSES_MAX, type KadMessage } from './messages.ts';
 import type { Contact } from './routing-table.ts';
@@ -32,9 +32,4 @@ export function sanitize(contact: Contact): Contact | undefined {
     .filter((a) => typeof a === 'string' && a.length > 0 && utf8Fits(a, ADDRESS_BYTES_MAX))
     .slice(0, CONTACT_ADDRESSES_MAX);
   return addresses.length === 0 ? undefined : { id: contact.id, addresses };
-}
-
-/** Whether `text` is at most `max` UTF-8 bytes; a UTF-16 unit is at most 3, so short text needs no encoding. */
-function utf8Fits(text: string, max: number): boolean {
-  return text.length * 3 <= max || utf8(text).length <= max;
 }

@@ -1,4 +1,4 @@
-import { err, ok, utf8, type Result } from '@postern/core';
+import { err, ok, utf8, utf8Fits, type Result } from '@postern/core';
 import { decodeCanonical } from './cbor.ts';
 import type { CborLimits } from './limits.ts';
 import type { WireError, WireMap, WireValue } from './types.ts';
@@ -63,7 +63,7 @@ export function expectBytes(length: number | LengthRange): Reader<Uint8Array> {
 export function expectText(maxBytes: number): Reader<string> {
   return (value, field) => {
     if (typeof value !== 'string') return badField(field, `expected text, got ${kindOf(value)}`);
-    if (value.length * 3 <= maxBytes) return ok(value); // a UTF-16 unit is at most 3 UTF-8 bytes
+    if (utf8Fits(value, maxBytes)) return ok(value);
     const size = utf8(value).length;
     return size <= maxBytes
       ? ok(value)
