@@ -10,8 +10,10 @@
 //               (the stored one with a higher seq and another value, the signature left as it was);
 //   drop      — never answers.
 // Asked to store, every malicious node says "ok" and keeps nothing. Honest nodes then read every
-// record; a read succeeds if it returns the record. One network per fraction; each row
-// reads every record with d disjoint paths.
+// record; a read succeeds if it returns the record. One network per fraction (joining
+// 10,000 nodes takes most of the run); each row reads every record with d disjoint paths, d = 1
+// first. Rows share the network, so a later row meets tables that earlier reads touched (a few
+// silent nodes evicted where a replacement waited): if anything, d = 1 has the hardest start.
 import { pathToFileURL } from 'node:url';
 import { type Millis, type NodeId, type Output, Rng, bytesEqual, utf8 } from '@postern/core';
 import { createSodiumProvider } from '@postern/crypto';

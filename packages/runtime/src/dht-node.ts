@@ -29,6 +29,9 @@ export function createDhtNodeKeys(crypto: CryptoProvider, limits: Partial<Kademl
   return createNodeKeys(crypto, { accept: (id) => meetsIdPuzzle(crypto, id, bits) });
 }
 
+/** Messages waiting for one dial: more than the RPCs a node's queries send one peer at once is a flood. */
+const DIAL_QUEUE_MAX = 16;
+
 /** Dials to nodes the machine wants to reach but has no link to, at once. */
 const DIALS_IN_FLIGHT_MAX = 64;
 
@@ -43,7 +46,8 @@ export class DhtNode {
   readonly machine: KademliaMachine;
   readonly #clock: Clock;
   readonly #waiting = new Map<QueryId, (event: KademliaEvent) => void>();
-  readonly #dialing = new Set<string>();
+  /** Dials in flight, by hex node id, with the messages waiting for each (at most DIAL_QUEUE_MAX). */
+  readonly #dialing = new Map<string, Uint8Array[]>();
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
 
@@ -149,14 +153,23 @@ export class DhtNode {
 
   #send(to: NodeId, bytes: Uint8Array): void {
     if (this.host.send(to, KADEMLIA_PROTOCOL, bytes).ok) return;
-    const address = this.machine.addressesOf(to)?.[0];
     const key = Buffer.from(to).toString('hex');
-    if (address === undefined || this.#dialing.has(key) || this.#dialing.size >= DIALS_IN_FLIGHT_MAX) return;
-    this.#dialing.add(key);
+    const waiting = this.#dialing.get(key);
+    if (waiting !== undefined) {
+      // Several queries often ask a new node at once: all of them go out when its link is up.
+      if (waiting.length < DIAL_QUEUE_MAX) waiting.push(bytes);
+      return;
+    }
+    const address = this.machine.addressesOf(to)?.[0];
+    if (address === undefined || this.#dialing.size >= DIALS_IN_FLIGHT_MAX) return;
+    const queue = [bytes];
+    this.#dialing.set(key, queue);
     this.host
       .dial(address, { expectedNodeId: to })
-      .then(() => this.host.send(to, KADEMLIA_PROTOCOL, bytes))
-      .catch(() => undefined) // unreachable: the machine's RPC times out
+      .then(() => {
+        for (const message of queue) this.host.send(to, KADEMLIA_PROTOCOL, message);
+      })
+      .catch(() => undefined) // unreachable: the machine's RPCs time out
       .finally(() => this.#dialing.delete(key));
   }
 
