@@ -90,6 +90,8 @@ export class KademliaMachine {
   readonly #pending = new Map<number, Pending>();
   readonly #queries = new Map<QueryId, Query>();
   readonly #addresses: BoundedLru<string, readonly string[]>;
+  /** Ids already checked against the id puzzle (each check is a hash; answers repeat the same ids). */
+  readonly #puzzleChecked: BoundedLru<string, boolean>;
   readonly #maintenanceEveryMs: number;
   #maintenanceAt: number;
   /** The contacts the last bootstrap was given, tried again while nobody answers (see `#joined`). */
@@ -110,6 +112,7 @@ export class KademliaMachine {
     this.#rng = options.rng;
     this.#wallOffset = options.wallClockOffsetMs;
     this.#addresses = new BoundedLru(this.limits.peerAddressesMax);
+    this.#puzzleChecked = new BoundedLru(this.limits.peerAddressesMax);
     // Often enough that a bucket or record is looked after within a quarter of its period late.
     this.#maintenanceEveryMs = Math.min(this.limits.bucketRefreshMs, this.limits.republishIntervalMs) / 4;
     this.#maintenanceAt = options.now + this.#maintenanceEveryMs;
@@ -354,9 +357,16 @@ export class KademliaMachine {
     this.#advance(query, now);
   }
 
-  /** Whether `id` meets the network's id puzzle (always, when it has none). */
+  /** Whether `id` meets the network's id puzzle (always, when it has none); answers are remembered. */
   #idAllowed(id: Uint8Array): boolean {
-    return meetsIdPuzzle(this.#crypto, id, this.limits.idPuzzleBits);
+    if (this.limits.idPuzzleBits === 0) return true;
+    const key = toHex(id);
+    let allowed = this.#puzzleChecked.get(key);
+    if (allowed === undefined) {
+      allowed = meetsIdPuzzle(this.#crypto, id, this.limits.idPuzzleBits);
+      this.#puzzleChecked.set(key, allowed);
+    }
+    return allowed;
   }
 
   /** A record from a holder: checked like any read; the highest seq kept; older holders noted for repair. */
