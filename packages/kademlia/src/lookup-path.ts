@@ -39,8 +39,9 @@ interface Referrer {
  * The path is done when the k closest candidates it has heard of (leaving out those that failed)
  * have all answered. Paths of one lookup share `claims`: a node asked on one path is never asked
  * on another, which is what keeps them disjoint; one that answered another path counts here as
- * answered (it is live and known), so the paths together need only the k closest answered. The caller sends the RPCs, and reports each
- * answer (`answered`) or timeout (`failed`).
+ * answered (it is live and known), so the paths together need only the k closest answered. A
+ * node that failed leaves the path, and counts against whoever named it (`#credit`). The caller
+ * sends the RPCs, and reports each answer (`answered`) or timeout (`failed`).
  */
 export class LookupPath {
   readonly target: Uint8Array;
