@@ -23,6 +23,7 @@ import {
   type KademliaEvent,
   type KademliaMachine,
   SIM_WALL_EPOCH_MS,
+  type SignedRecord,
   compareDistance,
   decodeMessage,
   encodeMessage,
@@ -37,6 +38,8 @@ interface Run {
   readonly d: number;
   readonly malicious: number;
   readonly found: number;
+  /** Reads that returned a record other than the one stored: must be 0. */
+  readonly forged: number;
   readonly reads: number;
 }
 
@@ -129,37 +132,45 @@ export function runAdversary(nodes: number, records: number, fraction: number, d
   const first = simContact(world.id(0));
   for (let i = 1; i < nodes; i++)
     world.at(i * 10, () => world.act(i, (m, now) => void m.bootstrap([first], now)));
-  const keys = storeRecords(world, nodes, records);
+  const stored = storeRecords(world, nodes, records);
   world.run(nodes * 10 + 40_000 + records * 20);
   adversary.on = true;
   const honest = Array.from({ length: nodes }, (_, i) => i).filter((i) => !kinds.has(i));
   return ds.map((d) => {
     found.length = 0;
     const start = world.now;
-    keys.forEach((key, r) => {
+    stored.forEach(({ key }, r) => {
       const reader = honest[(r * 104_729) % honest.length] as number;
       world.at(start + 1_000 + r * 50, () =>
         world.act(reader, (m, now) => void m.findValue(key, now, { disjointPaths: d })),
       );
     });
     world.run(start + 120_000 + records * 50);
+    // A read counts only if it returned the very record stored (same signature): never a forgery.
+    const genuine = (f: (typeof found)[number]) => {
+      const original = stored.find((s) => bytesEqual(s.key, f.key))?.record;
+      return (
+        original !== undefined && f.record !== undefined && bytesEqual(f.record.signature, original.signature)
+      );
+    };
     return {
       d,
       malicious: kinds.size,
-      found: found.filter((f) => f.record !== undefined).length,
+      found: found.filter(genuine).length,
+      forged: found.filter((f) => f.record !== undefined && !genuine(f)).length,
       reads: found.length,
     };
   });
 }
 
-/** Schedules `records` signed records, each stored by some node 20 s after everyone joined; returns their keys. */
+/** Schedules `records` signed records, each stored by some node 20 s after everyone joined. */
 function storeRecords(
   world: World<KademliaEvent, KademliaMachine>,
   nodes: number,
   records: number,
-): Uint8Array[] {
+): { key: Uint8Array; record: SignedRecord }[] {
   const crypto = createSodiumProvider();
-  const keys: Uint8Array[] = [];
+  const keys: { key: Uint8Array; record: SignedRecord }[] = [];
   for (let r = 0; r < records; r++) {
     const owner = crypto.ed25519KeyPairFromSeed(new Uint8Array(32).fill(r + 1));
     const record = signRecord(
@@ -173,7 +184,7 @@ function storeRecords(
       },
       DEFAULT_KADEMLIA_LIMITS,
     );
-    keys.push(recordKey(crypto, owner.publicKey, utf8('identity')));
+    keys.push({ key: recordKey(crypto, owner.publicKey, utf8('identity')), record });
     const writer = 1 + ((r * 7919) % (nodes - 1));
     world.at(nodes * 10 + 20_000 + r * 20, () =>
       world.act(writer, (m, now) => void m.storeRecord(record, now)),
@@ -196,7 +207,8 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
     for (const run of runAdversary(nodes, records, fraction, [1, 4, 8])) {
       console.log(
         `  ${(fraction * 100).toFixed(0)} % malicious (${run.malicious}), d = ${run.d}: ` +
-          `${run.found} of ${run.reads} reads found the record (${((100 * run.found) / Math.max(run.reads, 1)).toFixed(1)} %)`,
+          `${run.found} of ${run.reads} reads found the record (${((100 * run.found) / Math.max(run.reads, 1)).toFixed(1)} %), ` +
+          `${run.forged} returned a forgery`,
       );
     }
     console.log(`  (${((performance.now() - started) / 1000).toFixed(0)} s)`);
