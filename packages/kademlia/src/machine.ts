@@ -271,13 +271,10 @@ export class KademliaMachine {
    * leaving room for the caller's own queries; what is left waits for the next tick.
    */
   #maintain(now: Millis): void {
-    let budget = Math.min(
-      this.limits.maintenanceQueriesPerTickMax,
-      this.limits.queriesMax - this.#queries.size - Math.ceil(this.limits.queriesMax / 4),
-    );
+    let budget = Math.min(this.limits.maintenanceQueriesPerTickMax, this.#spareQueries());
     for (const bucket of this.table.staleBuckets(now, this.limits.bucketRefreshMs)) {
       if (budget-- <= 0) return;
-      this.#startQuery('find_node', idInBucket(this.self, bucket, this.#rng.bytes(32)), now, REFRESH);
+      this.#refreshBucket(bucket, now);
     }
     const wall = this.#wall(now);
     for (const entry of this.store.entries(wall)) {
@@ -295,10 +292,18 @@ export class KademliaMachine {
   #refreshFartherBuckets(nearest: Contact | undefined, now: Millis): void {
     if (nearest === undefined) return;
     const farthest = Math.min(commonPrefixBits(this.self, nearest.id), ID_BITS - 1);
-    const room = this.limits.queriesMax - this.#queries.size - Math.ceil(this.limits.queriesMax / 4);
-    for (let bucket = 0; bucket < Math.min(farthest, room); bucket++) {
-      this.#startQuery('find_node', idInBucket(this.self, bucket, this.#rng.bytes(32)), now, REFRESH);
-    }
+    const count = Math.min(farthest, this.#spareQueries());
+    for (let bucket = 0; bucket < count; bucket++) this.#refreshBucket(bucket, now);
+  }
+
+  /** Query slots maintenance may take: a quarter of them always stays free for the caller. */
+  #spareQueries(): number {
+    return this.limits.queriesMax - this.#queries.size - Math.ceil(this.limits.queriesMax / 4);
+  }
+
+  /** A single-path lookup of a random id in `bucket`: it meets nodes there and fills the bucket. */
+  #refreshBucket(bucket: number, now: Millis): void {
+    this.#startQuery('find_node', idInBucket(this.self, bucket, this.#rng.bytes(32)), now, REFRESH);
   }
 
   #wall(now: Millis): number {
