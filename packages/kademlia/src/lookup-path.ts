@@ -11,7 +11,8 @@ export type Claims = Map<string, 'asked' | 'answered' | 'failed'>;
 interface Candidate {
   readonly contact: Contact;
   readonly key: string;
-  state: State;
+  /** A candidate that failed leaves the list; only the shared claims remember it as 'failed'. */
+  state: Exclude<State, 'failed'>;
   /** Who named it (hex ids, at most REFERRERS_MAX); empty for the lookup's own seeds. */
   readonly referrers: string[];
 }
