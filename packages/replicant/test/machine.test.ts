@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { type MessagingId, bytesEqual, fromUtf8, toHex, unwrap, utf8 } from '@postern/core';
+import { bytesEqual, fromUtf8, toHex, unwrap, utf8 } from '@postern/core';
 import { decodeReplicantMessage, encodeReplicantMessage } from '../src/index.ts';
 import { Net, type User } from './net.ts';
 
