@@ -5,6 +5,7 @@ import { randomInt } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { kademliaScenario } from '@postern/kademlia';
+import { messagingDirectScenario, messagingScenario } from '@postern/node';
 import {
   type Progress,
   type RunReport,
@@ -26,6 +27,8 @@ interface Args {
 const scenarios: ReadonlyMap<string, RunnableScenario> = new Map([
   ...simScenarios,
   [kademliaScenario.name, kademliaScenario],
+  [messagingScenario.name, messagingScenario],
+  [messagingDirectScenario.name, messagingDirectScenario],
 ]);
 
 const USAGE = 'usage: npm run sim -- <scenario> [--seed N] [--seeds K] [--nodes N] [--check-determinism]';
@@ -105,6 +108,10 @@ function runSeed(
     }
     progress.clear();
     console.log(formatRow(rowOf(report, wallMs, failures.length === 0)));
+    if (report.figures) {
+      const figures = Object.entries(report.figures).map(([name, value]) => `${name} ${value}`);
+      console.log(`${' '.repeat(12)}${figures.join(', ')}`);
+    }
     return { nodes: report.nodes, failures };
   } catch (error) {
     progress.clear();

@@ -26,12 +26,14 @@ import {
   updateIdentity,
   verifyIdentityDocument,
 } from '@postern/identity';
-import { decodeBody, encodeBody } from './body.ts';
+import { type MessageBody, decodeBody, encodeBody } from './body.ts';
 import type { ReplicantEvent } from './events.ts';
 import { Holder } from './holder.ts';
 import { Inbox } from './inbox.ts';
 import { type ReplicantLimits, resolveReplicantLimits } from './limits.ts';
+import { decodeWith, encodeCanonical, expectArrayOf, expectBytes } from '@postern/wire';
 import {
+  RECEIPTS_PER_MESSAGE_MAX,
   RID_MAX,
   type ReplicantMessage,
   decodeReplicantMessage,
@@ -51,6 +53,7 @@ import {
 import {
   type Reach,
   type Role,
+  STATEMENT_BYTES_MAX,
   type Signed,
   type Terms,
   envelopeDigest,
@@ -144,8 +147,9 @@ export class ReplicantMachine {
     return this.#identity.messagingId;
   }
 
+  /** Wall-clock ms (whole: signed times are integers; a simulated clock's `now` may have a fraction). */
   wall(now: Millis): number {
-    return now + this.#wallOffset;
+    return Math.floor(now + this.#wallOffset);
   }
 
   // ---- Commands: reach and presence
@@ -157,7 +161,7 @@ export class ReplicantMachine {
     this.#presence = undefined;
     // The users this node serves hand out its ticket: they get one with the new addresses.
     for (const [hex, duty] of this.holder.duties) {
-      if (duty.state !== 'serving') continue;
+      if (duty.state !== 'serving' || this.#ticketAddrs(duty.ticket) === addrs.join()) continue;
       const user = hexId(hex);
       const accept = this.#role(user, this.messagingId, 'accept', duty.terms, now);
       this.#saveDuty(hex, { ...duty, out: accept.bytes, ticket: this.#ticket(user, now).bytes });
@@ -242,20 +246,32 @@ export class ReplicantMachine {
     const contact = this.peers.get(toHex(to));
     if (contact === undefined) return err({ code: 'REPLICANT_NOT_A_CONTACT' });
     if (this.outbox.unfinished >= this.limits.outboxMax) return err({ code: 'REPLICANT_OUTBOX_FULL' });
-    const body = encodeBody({ content, reply: { node: this.node, addrs: this.#addrs } });
-    const env = seal(this.#crypto, this.#identity, recipientKeys(contact.document), body, {
+    const body = { kind: 'message', content, reply: { node: this.node, addrs: this.#addrs } } as const;
+    return ok(this.#enqueue(contact, body, options, now, false).key);
+  }
+
+  /** Seals a body to a contact, keeps it in the outbox (persisted) and makes the first try. */
+  #enqueue(
+    contact: Contact,
+    body: MessageBody,
+    options: SendOptions,
+    now: Millis,
+    system: boolean,
+  ): OutboxEntry {
+    const env = seal(this.#crypto, this.#identity, recipientKeys(contact.document), encodeBody(body), {
       ttlMs: options.ttlMs,
       isReplicated: options.isReplicated,
       now: this.wall(now) as Millis,
     });
     const header = verifyEnvelope(this.#crypto, env, this.wall(now) as Millis);
-    if (!header.ok)
+    if (!header.ok) {
       throw new UsageError(
         'REPLICANT_SEAL_FAILED',
         `a fresh envelope failed its own check: ${header.error.code}`,
       );
+    }
     const key = envelopeDedupeKey(header.value);
-    const row: OutboxRow = { env, state: 'queued', acks: [], receipt: null, at: this.wall(now) };
+    const row: OutboxRow = { env, state: 'queued', acks: [], receipt: null, at: this.wall(now), system };
     const entry: OutboxEntry = {
       key,
       recipient: contact.hex,
@@ -267,9 +283,9 @@ export class ReplicantMachine {
     };
     this.outbox.add(entry);
     this.#persist('outbox', key, encodeRow(row));
-    this.#emit({ type: 'outbox', key, recipient: contact.id, state: 'queued' });
+    if (!system) this.#emit({ type: 'outbox', key, recipient: contact.id, state: 'queued' });
     this.#attempt(entry, now);
-    return ok(key);
+    return entry;
   }
 
   // ---- Commands: nominations (the user's side) and duties (the replicant's side)
@@ -365,7 +381,7 @@ export class ReplicantMachine {
       case 'deliver':
         return this.#onDeliver(from, message.rid, message.env, now);
       case 'receipts':
-        return this.#onReceipts(from, message.rid, message.rs, now);
+        return this.#onReceipts(from, message.rid, message.rs);
       case 'role':
         return this.#onRole(from, message, now);
       default:
@@ -390,6 +406,13 @@ export class ReplicantMachine {
     }
     const reach = [...this.#senderReach.entries()].find(([, r]) => toHex(r.node) === hex);
     return reach?.[1].addrs;
+  }
+
+  /** The addresses a ticket of ours gives, joined, or undefined. */
+  #ticketAddrs(ticket: Uint8Array | null): string | undefined {
+    if (ticket === null) return undefined;
+    const opened = openStatement(this.#crypto, ticket, 'ticket');
+    return opened.ok ? opened.value.body.addrs.join() : undefined;
   }
 
   // ---- Restart
@@ -509,7 +532,7 @@ export class ReplicantMachine {
       tries: 0,
     };
     this.outbox.add(entry);
-    if (!isFinished(entry.row.state)) this.#timers.set(`out:${key}`, now);
+    if (!isFinished(entry.row)) this.#timers.set(`out:${key}`, now);
     return undefined;
   }
 
@@ -522,7 +545,7 @@ export class ReplicantMachine {
       addrs: this.#addrs,
       at: Math.max(this.wall(now), this.#presenceAt + 1),
       doc: encodeIdentityRecord(this.#identity.document),
-      tickets: this.#acceptedTickets(),
+      tickets: this.acceptedTickets(),
     });
     this.#presenceAt = this.#presence.body.at;
     return this.#presence;
@@ -594,7 +617,7 @@ export class ReplicantMachine {
 
   /** One try of an unfinished message: direct if the recipient's reach is known, else its replicants. */
   #attempt(entry: OutboxEntry, now: Millis): void {
-    if (isFinished(entry.row.state)) return;
+    if (isFinished(entry.row)) return;
     const until = entry.header.timestampMs + entry.header.ttlMs;
     if (this.wall(now) >= until) return this.#expire(entry, now);
     entry.tries++;
@@ -617,7 +640,7 @@ export class ReplicantMachine {
 
   #handToReplicants(entry: OutboxEntry, now: Millis): void {
     const contact = this.peers.get(entry.recipient);
-    if (!entry.header.isReplicated || contact === undefined || isFinished(entry.row.state)) return;
+    if (!entry.header.isReplicated || contact === undefined || isFinished(entry.row)) return;
     for (const ticket of replicantTickets(contact)) {
       const replicant = toHex(ticket.signer);
       const full = this.#fullUntil.get(replicant) ?? 0;
@@ -698,7 +721,7 @@ export class ReplicantMachine {
     const dropped = this.outbox.update(entry, row, this.limits.outboxFinishedMax);
     this.#persist('outbox', entry.key, encodeRow(row));
     for (const key of dropped) this.#persist('outbox', key, undefined);
-    if (changed) {
+    if (changed && !row.system) {
       this.#emit({
         type: 'outbox',
         key: entry.key,
@@ -709,15 +732,8 @@ export class ReplicantMachine {
     }
   }
 
-  #onReceipts(from: NodeId, rid: number, receipts: readonly Uint8Array[], _now: Millis): void {
-    for (const bytes of receipts) {
-      const receipt = openStatement(this.#crypto, bytes, 'receipt');
-      if (!receipt.ok) continue;
-      const key = envelopeDedupeKey({ sender: this.messagingId, id: receipt.value.body.id });
-      const entry = this.outbox.get(key);
-      if (entry !== undefined && !this.#applyReceipt(entry, bytes))
-        this.#misbehaved(from, 'REPLICANT_BAD_RECEIPT');
-    }
+  #onReceipts(from: NodeId, rid: number, receipts: readonly Uint8Array[]): void {
+    this.#applyReceipts(from, receipts);
     this.#reply(from, { t: 'ok', rid });
   }
 
@@ -836,12 +852,14 @@ export class ReplicantMachine {
     now: Millis,
   ): void {
     const body = decodeBody(envelope.body);
+    const until = envelope.timestampMs + envelope.ttlMs;
+    if (body.ok && body.value.kind === 'receipts')
+      return this.#acceptReceipts(from, key, until, body.value.content);
     const content = body.ok ? body.value.content : envelope.body;
     const reply = body.ok ? body.value.reply : null;
     const sender = toHex(envelope.sender);
     const senderNode = this.peers.get(sender)?.reach?.node ?? reply?.node;
     const via = senderNode !== undefined && bytesEqual(senderNode, from) ? 'direct' : 'replicant';
-    const until = envelope.timestampMs + envelope.ttlMs;
     const row = {
       sender: envelope.sender,
       id: envelope.id,
@@ -855,11 +873,52 @@ export class ReplicantMachine {
     this.#persist('inbox', key, encodeRow(row));
     this.#persist('seen', key, encodeRow({ until }));
     this.#emit({ type: 'message', key, sender: envelope.sender, content, sentAt: envelope.timestampMs, via });
-    if (via === 'direct') return;
-    // Through a replicant: the sender learns of the delivery from this same receipt, sent to it.
+    // The sender also gets this same receipt on its own: through a replicant it has no other way to
+    // learn of the delivery, and even a direct answer can be lost. A direct sender most likely has
+    // it already, so that copy waits a little (and travels batched with others).
     if (reply !== null && !this.peers.has(sender)) this.#senderReach.set(sender, reply);
     this.#queueReceipt(key, sender, { r: receipt, sender: envelope.sender, until: until + RECEIPT_GRACE_MS });
-    this.#flushReceipts(sender, now);
+    if (via === 'replicant') this.#flushReceipts(sender, now);
+    else this.#timers.setEarlier(`receipts:${sender}`, now + this.limits.retryMinMs);
+  }
+
+  /** An envelope of receipts for this user's own messages: applied, remembered as seen, not shown. */
+  #acceptReceipts(from: NodeId, key: string, until: number, content: Uint8Array): void {
+    this.inbox.markSeen(key, until);
+    this.#persist('seen', key, encodeRow({ until }));
+    const receipts = decodeReceiptList(content);
+    if (receipts === undefined) return this.#misbehaved(from, 'REPLICANT_BAD_RECEIPTS');
+    this.#applyReceipts(from, receipts);
+  }
+
+  #applyReceipts(from: NodeId, receipts: readonly Uint8Array[]): void {
+    for (const bytes of receipts) {
+      const receipt = openStatement(this.#crypto, bytes, 'receipt');
+      if (!receipt.ok) continue;
+      const key = envelopeDedupeKey({ sender: this.messagingId, id: receipt.value.body.id });
+      const entry = this.outbox.get(key);
+      if (entry !== undefined && !this.#applyReceipt(entry, bytes))
+        this.#misbehaved(from, 'REPLICANT_BAD_RECEIPT');
+    }
+  }
+
+  /**
+   * Receipts a sender did not take directly go to it the way messages do: sealed to it, through its
+   * replicants if it is away. Only for contacts (their documents give the key to seal to).
+   */
+  #mailReceipts(sender: string, now: Millis): boolean {
+    const contact = this.peers.get(sender);
+    const batch = this.inbox.receiptsFor(sender).slice(0, this.limits.receiptsPerMessageMax);
+    if (contact === undefined || replicantTickets(contact).length === 0 || batch.length === 0) return false;
+    if (this.outbox.unfinished >= this.limits.outboxMax) return false;
+    const content = encodeReceiptList(batch.map(([, row]) => row.r));
+    const body = { kind: 'receipts', content, reply: null } as const;
+    this.#enqueue(contact, body, { ttlMs: this.limits.heldTtlMsMax, isReplicated: true }, now, true);
+    for (const [key] of batch) {
+      this.inbox.removeReceipt(key, sender);
+      this.#persist('receipt', key, undefined);
+    }
+    return true;
   }
 
   #queueReceipt(
@@ -882,7 +941,8 @@ export class ReplicantMachine {
     if (this.#inFlight(`receipts:${sender}`)) return;
     const reach = this.peers.get(sender)?.reach ?? this.#senderReach.get(sender);
     const batch = this.inbox.receiptsFor(sender).slice(0, this.limits.receiptsPerMessageMax);
-    if (reach == null || batch.length === 0) return;
+    if (batch.length === 0) return;
+    if (reach == null) return void this.#mailReceipts(sender, now);
     const keys = batch.map(([key]) => key);
     this.#request(
       reach.node,
@@ -1054,7 +1114,8 @@ export class ReplicantMachine {
     return undefined;
   }
 
-  #acceptedTickets(): Uint8Array[] {
+  /** The signed tickets of this user's accepted replicants (for presence and the directory). */
+  acceptedTickets(): Uint8Array[] {
     const tickets: Uint8Array[] = [];
     for (const row of this.nominations.values())
       if (row.state === 'accepted' && row.ticket) tickets.push(row.ticket);
@@ -1076,7 +1137,7 @@ export class ReplicantMachine {
     this.#emit({
       type: 'identity-changed',
       document: this.#identity.document,
-      tickets: this.#acceptedTickets(),
+      tickets: this.acceptedTickets(),
     });
     this.announce(now);
   }
@@ -1157,6 +1218,7 @@ export class ReplicantMachine {
         this.#userAway.add(pending.user);
         return this.#timers.setEarlier(`deliver:${pending.user}`, now + this.limits.retryMaxMs);
       case 'receipts':
+        if (this.#mailReceipts(pending.sender, now)) return;
         return this.#timers.setEarlier(`receipts:${pending.sender}`, now + this.limits.retryMaxMs);
       case 'role':
         return this.#timers.setEarlier(`role:${pending.peer}`, now + this.limits.retryMaxMs);
@@ -1268,6 +1330,20 @@ export class ReplicantMachine {
 }
 
 /** A messaging id from one of this machine's own hex keys (always valid hex: a failure is a bug). */
+const readReceiptList = expectArrayOf(expectBytes({ min: 1, max: STATEMENT_BYTES_MAX }), {
+  min: 1,
+  max: RECEIPTS_PER_MESSAGE_MAX,
+});
+
+function encodeReceiptList(receipts: readonly Uint8Array[]): Uint8Array {
+  return encodeCanonical([...receipts]);
+}
+
+function decodeReceiptList(bytes: Uint8Array): Uint8Array[] | undefined {
+  const read = decodeWith(bytes, readReceiptList);
+  return read.ok ? read.value : undefined;
+}
+
 function hexId(hex: string): MessagingId {
   return unwrap(fromHex(hex)) as MessagingId;
 }

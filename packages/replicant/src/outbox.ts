@@ -18,8 +18,9 @@ export interface OutboxEntry {
 
 const FINISHED: ReadonlySet<OutboxState> = new Set(['delivered', 'expired']);
 
-export function isFinished(state: OutboxState): boolean {
-  return FINISHED.has(state);
+/** Delivered or expired; a system entry (receipts) is done as soon as a replicant holds it. */
+export function isFinished(row: Pick<OutboxRow, 'state' | 'system'>): boolean {
+  return FINISHED.has(row.state) || (row.system && row.state === 'stored');
 }
 
 /**
@@ -56,14 +57,14 @@ export class Outbox {
 
   add(entry: OutboxEntry): void {
     this.#entries.set(entry.key, entry);
-    if (isFinished(entry.row.state)) this.#finished.add(entry.key);
+    if (isFinished(entry.row)) this.#finished.add(entry.key);
     else this.#index(entry);
   }
 
   /** Records a new state; returns the keys of finished entries dropped to stay within `finishedMax`. */
   update(entry: OutboxEntry, row: OutboxRow, finishedMax: number): string[] {
     entry.row = row;
-    if (!isFinished(row.state)) return [];
+    if (!isFinished(row)) return [];
     this.#byRecipient.get(entry.recipient)?.delete(entry.key);
     if (this.#byRecipient.get(entry.recipient)?.size === 0) this.#byRecipient.delete(entry.recipient);
     this.#finished.add(entry.key);

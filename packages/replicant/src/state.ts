@@ -9,6 +9,7 @@ import {
   decodeWith,
   encodeCanonical,
   expectArrayOf,
+  expectBool,
   expectBytes,
   expectNullable,
   expectStruct,
@@ -81,6 +82,8 @@ const readers = {
     acks: expectArrayOf(statement, { min: 0, max: IdentityLimits.replicantsMax }),
     receipt: expectNullable(statement),
     at: time,
+    /** Receipts this node sends for others' messages: done once a replicant stores them, never shown. */
+    system: expectBool,
   }),
   inbox: expectStruct({
     sender: id,

@@ -36,6 +36,8 @@ export interface TotalQueueResult {
   readonly unexpected: number;
   /** Indeterminate, yet delivered. */
   readonly recovered: number;
+  /** Acknowledged, not delivered, and reported to the client as undeliverable (expired): honest, not lost. */
+  readonly reported: number;
   /** Up to 5 ids of each kind of failure, for the report. */
   readonly examples: {
     readonly lost: MessageId[];
@@ -58,6 +60,7 @@ export class TotalQueue {
   // Per id: enqueue status in the low 2 bits, deliveries above.
   readonly #state = new Map<MessageId, number>();
   #pending = 0;
+  readonly #reported = new Set<MessageId>();
   #duplicated = 0;
   #unexpected = 0;
 
@@ -84,9 +87,24 @@ export class TotalQueue {
     this.#state.set(id, (deliveries << 2) | status);
   }
 
+  /**
+   * The system told the client it gave this message up (it expired undelivered). Such a message is
+   * counted as reported, not lost, unless it is delivered after all.
+   */
+  reportUndeliverable(id: MessageId): void {
+    this.#reported.add(id);
+  }
+
   /** Acknowledged messages not delivered yet (lost, if the run ended now). */
   get pending(): number {
     return this.#pending;
+  }
+
+  /** Acknowledged messages neither delivered nor reported undeliverable. */
+  get unaccounted(): number {
+    let reportedPending = 0;
+    for (const id of this.#reported) if (this.#state.get(id) === OK) reportedPending++;
+    return this.#pending - reportedPending;
   }
 
   /** Ids delivered more than once so far. */
@@ -101,7 +119,7 @@ export class TotalQueue {
 
   result(): TotalQueueResult {
     const r = { acknowledged: 0, indeterminate: 0, ok: 0, lost: 0, duplicated: 0, extraDeliveries: 0 };
-    const more = { unexpected: 0, recovered: 0 };
+    const more = { unexpected: 0, recovered: 0, reported: 0 };
     const examples = {
       lost: [] as MessageId[],
       duplicated: [] as MessageId[],
@@ -113,6 +131,7 @@ export class TotalQueue {
       if (status === OK) {
         r.acknowledged++;
         if (deliveries > 0) r.ok++;
+        else if (this.#reported.has(id)) more.reported++;
         else if (r.lost++ < EXAMPLES) examples.lost.push(id);
       } else if (status === INFO) {
         r.indeterminate++;
@@ -132,7 +151,8 @@ export class TotalQueue {
 /** One line: "lost 0, duplicated 0, unexpected 0, recovered 0 (of 120 acknowledged)". */
 export function describeQueue(r: TotalQueueResult): string {
   return (
-    `lost ${r.lost}, duplicated ${r.duplicated}, unexpected ${r.unexpected}, recovered ${r.recovered} ` +
+    `lost ${r.lost}, duplicated ${r.duplicated}, unexpected ${r.unexpected}, recovered ${r.recovered}, ` +
+    `reported undeliverable ${r.reported} ` +
     `(of ${r.acknowledged} acknowledged, ${r.indeterminate} indeterminate)`
   );
 }

@@ -56,6 +56,8 @@ export interface Scenario<E, M extends Machine<E>, O extends ScenarioOptions> {
   onHeal?(ctx: ScenarioContext<E, M, O>): void;
   readonly invariants: readonly Invariant<ScenarioContext<E, M, O>>[];
   readonly liveness: readonly Liveness<ScenarioContext<E, M, O>>[];
+  /** The scenario's own measurements, reported with the run (delivery ratios, latencies...). */
+  figures?(ctx: ScenarioContext<E, M, O>): Record<string, number | string>;
 }
 
 export interface RunRequest {
@@ -100,6 +102,8 @@ export interface RunReport {
   };
   /** The options drawn for this run. */
   readonly options: ScenarioOptions;
+  /** The scenario's own measurements, if it makes any. */
+  readonly figures?: Record<string, number | string>;
 }
 
 /** A scenario with its types erased, for registries and the CLI. */
@@ -164,6 +168,7 @@ export function runScenario<E, M extends Machine<E>, O extends ScenarioOptions>(
     invariants: invariants.reports(),
     liveness,
     options,
+    ...(scenario.figures ? { figures: scenario.figures(ctx) } : {}),
   };
   const failures = failuresOf(report, options);
   return { ...report, ok: failures.length === 0, failures };

@@ -25,10 +25,21 @@ describe('TotalQueue', () => {
       { ...r, examples: undefined },
       {
         ...{ acknowledged: 4, indeterminate: 2, ok: 2, lost: 2, duplicated: 1, extraDeliveries: 2 },
-        ...{ unexpected: 1, recovered: 1, examples: undefined },
+        ...{ unexpected: 1, recovered: 1, reported: 0, examples: undefined },
       },
     );
     assert.deepEqual(r.examples, { lost: [3, 4], duplicated: [2], unexpected: [99] });
+  });
+
+  it('counts a message reported undeliverable as reported, not lost, unless it is delivered after all', () => {
+    const queue = new TotalQueue();
+    for (const id of [1, 2, 3]) queue.enqueue(id);
+    queue.reportUndeliverable(1);
+    queue.reportUndeliverable(2);
+    queue.deliver(2);
+    assert.equal(queue.unaccounted, 1);
+    const r = queue.result();
+    assert.deepEqual([r.ok, r.reported, r.lost], [1, 1, 1]);
   });
 
   it('upgrades an indeterminate enqueue that is acknowledged later, and refuses a second ack', () => {

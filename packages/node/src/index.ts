@@ -1,0 +1,11 @@
+export {
+  PosternNode,
+  type PosternNodeOptions,
+  type NodeEvent,
+  type NodeRow,
+  type NodeTable,
+} from './machine.ts';
+export { TICKETS_SALT, ticketsRecordKey, signTicketsRecord, openTicketsRecord } from './directory.ts';
+export { encodeDhtContacts, decodeDhtContacts } from './dht-state.ts';
+export { posternProgram, simIdentity, seedsFor } from './sim-program.ts';
+export { messagingScenario, messagingDirectScenario, type MessagingScenarioOptions } from './sim-scenario.ts';
