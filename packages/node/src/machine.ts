@@ -178,6 +178,12 @@ export class PosternNode {
     this.messaging.setAddresses(addrs, now);
   }
 
+  /** A dial to this node failed: requests waiting for it fail at once. */
+  peerUnreachable(node: NodeId, now: Millis): void {
+    this.#lastNow = now;
+    this.messaging.peerUnreachable(node, now);
+  }
+
   /** Where to dial a node: the DHT's knowledge first, then contacts' presence and tickets. */
   addressesOf(node: NodeId): readonly string[] | undefined {
     return this.kad.addressesOf(node) ?? this.messaging.addressesOf(node);

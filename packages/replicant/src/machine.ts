@@ -389,6 +389,13 @@ export class ReplicantMachine {
     }
   }
 
+  /** The runtime could not reach this node (a refused or failed dial): its requests fail now, not at their timeout. */
+  peerUnreachable(node: NodeId, now: Millis): void {
+    for (const [rid, pending] of [...this.#pending]) {
+      if (bytesEqual(pending.to, node)) this.#onRpcTimeout(rid, now);
+    }
+  }
+
   handleTimeout(now: Millis): void {
     for (const name of this.#timers.due(now)) this.#onTimer(name, now);
   }

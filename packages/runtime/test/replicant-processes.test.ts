@@ -1,0 +1,186 @@
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+
+// Alice, Bob and Carol as three OS processes, each with its own SQLite database, over loopback TCP.
+// Bob nominates Carol; Carol accepts; Bob goes offline; Alice sends; Carol stores it; Carol is
+// killed with -9 and restarted; Bob comes back: he has the message once, Alice sees "delivered".
+const FIXTURE = new URL('fixtures/node-process.ts', import.meta.url).pathname;
+/** Every wait for a node to do something is bounded by this (real time: these are real processes). */
+const WAIT_MS = 60_000;
+
+type Line = Record<string, unknown> & { type: string };
+
+class NodeProcess {
+  readonly lines: Line[] = [];
+  readonly stderr: string[] = [];
+  #process: ChildProcess | undefined;
+  #waiters: (() => void)[] = [];
+  ready: Line | undefined;
+
+  readonly name: string;
+  readonly dataDir: string;
+
+  constructor(name: string, dataDir: string) {
+    this.name = name;
+    this.dataDir = dataDir;
+  }
+
+  async start(port: number, seeds: readonly string[] = []): Promise<Line> {
+    const args = [
+      '--import',
+      'tsx',
+      FIXTURE,
+      '--data',
+      this.dataDir,
+      '--label',
+      this.name,
+      '--port',
+      String(port),
+    ];
+    for (const seed of seeds) args.push('--seed', seed);
+    const child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    this.#process = child;
+    let buffered = '';
+    child.stdout.setEncoding('utf8').on('data', (text: string) => {
+      buffered += text;
+      const parts = buffered.split('\n');
+      buffered = parts.pop() as string;
+      for (const part of parts) this.lines.push(JSON.parse(part) as Line);
+      for (const wake of this.#waiters.splice(0)) wake();
+    });
+    child.stderr.setEncoding('utf8').on('data', (text: string) => this.stderr.push(text));
+    child.once('exit', () => {
+      for (const wake of this.#waiters.splice(0)) wake();
+    });
+    this.ready = await this.waitFor((l) => l.type === 'ready', this.lines.length);
+    return this.ready;
+  }
+
+  get address(): string {
+    return this.ready?.['address'] as string;
+  }
+
+  get id(): string {
+    return this.ready?.['id'] as string;
+  }
+
+  get port(): number {
+    return Number(this.address.split(':').pop());
+  }
+
+  /** The first line from `from` on that matches. Bounded by WAIT_MS of real time. */
+  async waitFor(match: (line: Line) => boolean, from = 0): Promise<Line> {
+    const deadline = Date.now() + WAIT_MS;
+    for (;;) {
+      const found = this.lines.slice(from).find(match);
+      if (found !== undefined) return found;
+      if (Date.now() > deadline || this.#process?.exitCode !== null) {
+        throw new Error(
+          `${this.name}: no matching line (exit ${this.#process?.exitCode}); stderr: ${this.stderr.join('')}`,
+        );
+      }
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, deadline - Date.now());
+        this.#waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+  }
+
+  async command(command: Record<string, unknown>): Promise<unknown> {
+    const from = this.lines.length;
+    this.#process?.stdin?.write(`${JSON.stringify(command)}\n`);
+    const done = await this.waitFor((l) => l.type === 'done' && l['cmd'] === command['cmd'], from);
+    return done['result'];
+  }
+
+  /** kill -9: no chance to flush or close anything. */
+  async kill(): Promise<void> {
+    const child = this.#process;
+    if (child === undefined || child.exitCode !== null) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGKILL');
+    await exited;
+  }
+}
+
+describe('replicants across processes with SQLite', () => {
+  const root = mkdtempSync(join(tmpdir(), 'postern-replicants-'));
+  const [alice, bob, carol] = ['alice', 'bob', 'carol'].map((n) => new NodeProcess(n, join(root, n))) as [
+    NodeProcess,
+    NodeProcess,
+    NodeProcess,
+  ];
+
+  after(async () => {
+    await Promise.all([alice.kill(), bob.kill(), carol.kill()]);
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  async function befriend(a: NodeProcess, b: NodeProcess): Promise<void> {
+    for (const [x, y] of [
+      [a, b],
+      [b, a],
+    ] as const) {
+      const added = await x.command({
+        cmd: 'add-contact',
+        document: y.ready?.['document'],
+        node: y.ready?.['node'],
+        address: y.address,
+      });
+      assert.equal(added, 'ok');
+    }
+  }
+
+  it('delivers through a replicant killed with -9 in between, exactly once, and the sender sees "delivered"', async () => {
+    await alice.start(0);
+    await Promise.all([bob.start(0, [alice.address]), carol.start(0, [alice.address])]);
+    await befriend(alice, bob);
+    await befriend(bob, carol);
+
+    const seen = bob.lines.length;
+    await bob.command({ cmd: 'nominate', id: carol.id });
+    await carol.waitFor((l) => l.type === 'nomination-request' && l['user'] === bob.id);
+    await carol.command({ cmd: 'accept', id: bob.id });
+    const changed = await bob.waitFor((l) => l.type === 'identity-changed', seen);
+    assert.deepEqual(changed['replicants'], [carol.id]);
+    await alice.waitFor((l) => l.type === 'contact-online' && l['id'] === bob.id); // Bob's presence carries the ticket
+
+    await bob.kill();
+    const key = (await alice.command({
+      cmd: 'send',
+      to: bob.id,
+      text: 'hello while you were away',
+    })) as string;
+    await alice.waitFor((l) => l.type === 'outbox' && l['key'] === key && l['state'] === 'stored');
+    assert.equal(await carol.command({ cmd: 'held' }), 1);
+
+    const carolPort = carol.port;
+    await carol.kill();
+    await carol.start(carolPort, [alice.address]);
+    assert.equal(await carol.command({ cmd: 'held' }), 1, 'the acknowledged envelope survived kill -9');
+
+    const bobPort = bob.port;
+    const before = bob.lines.length;
+    await bob.start(bobPort, [alice.address]);
+    const message = await bob.waitFor((l) => l.type === 'message', before);
+    assert.equal(message['text'], 'hello while you were away');
+    assert.equal(message['from'], alice.id);
+    await alice.waitFor((l) => l.type === 'outbox' && l['key'] === key && l['state'] === 'delivered');
+    await carol.waitFor((l) => l.type === 'held' && l['change'] === 'delivered');
+
+    assert.deepEqual(await bob.command({ cmd: 'inbox' }), ['hello while you were away']);
+    assert.equal(
+      bob.lines.filter((l) => l.type === 'message').length,
+      1,
+      'delivered to the application once',
+    );
+    assert.equal(await carol.command({ cmd: 'held' }), 0, 'Carol deleted it on Bob’s receipt');
+  });
+});
