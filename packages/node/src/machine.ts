@@ -83,6 +83,8 @@ interface Lookup {
   document: IdentityDocument | undefined;
   tickets: Uint8Array[];
   waiting: number;
+  /** Add the user as a contact once found. */
+  readonly addContact: boolean;
 }
 
 /**
@@ -190,15 +192,24 @@ export class PosternNode {
   }
 
   /** Looks a user up in the directory: its identity record and its tickets record. */
-  lookup(id: MessagingId, now: Millis): number {
+  lookup(id: MessagingId, now: Millis, options: { addContact?: boolean } = {}): number {
     this.#lastNow = now;
     const lookup = this.#nextLookup++;
-    this.#pendingLookups.set(lookup, { id, document: undefined, tickets: [], waiting: 2 });
+    const addContact = options.addContact ?? false;
+    this.#pendingLookups.set(lookup, { id, document: undefined, tickets: [], waiting: 2, addContact });
     const identity = this.kad.findValue(identityRecordKey(this.#crypto, id), now);
     const tickets = this.kad.findValue(ticketsRecordKey(this.#crypto, id), now);
     this.#lookups.set(identity, { lookup, part: 'identity' });
     this.#lookups.set(tickets, { lookup, part: 'tickets' });
     return lookup;
+  }
+
+  /**
+   * Adds a contact by messaging id: its identity record is read from the directory, checked, and
+   * added with its replicants' tickets; `directory-found` says whether it was found.
+   */
+  addContactById(id: MessagingId, now: Millis): number {
+    return this.lookup(id, now, { addContact: true });
   }
 
   /** Sends like ReplicantMachine.send; a contact whose replicants are unknown is looked up too. */
@@ -307,6 +318,9 @@ export class PosternNode {
     }
     if (--lookup.waiting > 0) return;
     this.#pendingLookups.delete(part.lookup);
+    if (lookup.document !== undefined && lookup.addContact && !this.messaging.contact(lookup.id)) {
+      this.messaging.addContact(lookup.document, now);
+    }
     if (lookup.document !== undefined) this.messaging.updateFromDirectory(lookup.document, lookup.tickets);
     this.#emit({
       type: 'directory-found',

@@ -64,6 +64,12 @@ describe('PosternNode', () => {
     assert.equal(found.event.document?.seq, 1);
     assert.deepEqual(found.event.document?.replicants.map(toHex), [toHex(six)]);
     assert.equal(found.event.tickets.length, 1, 'the replicant’s ticket is in the directory');
+    // Node 21 adds node 5 as a contact by messaging id alone.
+    w.act(21, (m, now) => void m.addContactById(five, now));
+    w.run(w.now + 30_000);
+    const added = w.machine(21)?.messaging.contact(five);
+    assert.equal(added?.document.seq, 1);
+    assert.equal(added?.tickets.length, 1, 'with its replicant’s ticket, ready to send through it');
   });
 
   it('rejoins from its saved routing table when its bootstrap node is down', () => {

@@ -199,6 +199,11 @@ export class ReplicantMachine {
     return this.peers.get(toHex(id));
   }
 
+  /** Every contact, by name. */
+  contacts(): Contact[] {
+    return [...this.peers.values()].sort((a, b) => a.name.localeCompare(b.name));
+  }
+
   // ---- Commands: sending and nominations
 
   /** Seals `content` to a contact and queues it; it moves on as the network allows. Returns its outbox key. */
