@@ -118,6 +118,11 @@ export class KademliaMachine {
     this.#maintenanceAt = options.now + this.#maintenanceEveryMs;
   }
 
+  /** Queries that may still start before `queriesMax` refuses more. */
+  get queryRoom(): number {
+    return this.limits.queriesMax - this.#queries.size;
+  }
+
   /** Where a node listens, if known (from the table, a lookup, or `peerConnected`). */
   addressesOf(id: Uint8Array): readonly string[] | undefined {
     return this.table.contact(id)?.addresses ?? this.#addresses.peek(toHex(id));

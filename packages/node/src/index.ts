@@ -7,5 +7,5 @@ export {
 } from './machine.ts';
 export { TICKETS_SALT, ticketsRecordKey, signTicketsRecord, openTicketsRecord } from './directory.ts';
 export { encodeDhtContacts, decodeDhtContacts } from './dht-state.ts';
-export { posternProgram, simIdentity, seedsFor } from './sim-program.ts';
+export { posternProgram, simIdentity, simSeeds } from './sim-program.ts';
 export { messagingScenario, messagingDirectScenario, type MessagingScenarioOptions } from './sim-scenario.ts';

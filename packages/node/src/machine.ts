@@ -192,8 +192,9 @@ export class PosternNode {
   }
 
   /** Looks a user up in the directory: its identity record and its tickets record. */
-  lookup(id: MessagingId, now: Millis, options: { addContact?: boolean } = {}): number {
+  lookup(id: MessagingId, now: Millis, options: { addContact?: boolean } = {}): number | undefined {
     this.#lastNow = now;
+    if (this.kad.queryRoom < 2) return undefined; // the DHT is busy: the caller may try again
     const lookup = this.#nextLookup++;
     const addContact = options.addContact ?? false;
     this.#pendingLookups.set(lookup, { id, document: undefined, tickets: [], waiting: 2, addContact });
@@ -206,9 +207,10 @@ export class PosternNode {
 
   /**
    * Adds a contact by messaging id: its identity record is read from the directory, checked, and
-   * added with its replicants' tickets; `directory-found` says whether it was found.
+   * added with its replicants' tickets; `directory-found` says whether it was found. Undefined when
+   * the DHT runs as many queries as it allows.
    */
-  addContactById(id: MessagingId, now: Millis): number {
+  addContactById(id: MessagingId, now: Millis): number | undefined {
     return this.lookup(id, now, { addContact: true });
   }
 
@@ -225,8 +227,7 @@ export class PosternNode {
       contact.tickets.length === 0 &&
       now - last >= DIRECTORY_REFRESH_MS
     ) {
-      this.#refreshed.set(hex, now);
-      this.lookup(to, now);
+      if (this.lookup(to, now) !== undefined) this.#refreshed.set(hex, now);
     }
     return this.messaging.send(...args);
   }
@@ -339,8 +340,9 @@ export class PosternNode {
   /** Stores this user's identity and tickets records on the closest nodes (at start, on change, twice a day). */
   #publish(now: Millis): void {
     this.#republishAt = now + REPUBLISH_EVERY_MS;
-    if (this.kad.table.size === 0) {
-      this.#republishAt = now + this.kad.limits.rpcTimeoutMs * 4; // alone: try again once someone is known
+    if (this.kad.table.size === 0 || this.kad.queryRoom < 2) {
+      // Alone, or the DHT is busy: try again a little later.
+      this.#republishAt = now + this.kad.limits.rpcTimeoutMs * 4;
       return;
     }
     const identity = this.messaging.identity;

@@ -1,7 +1,7 @@
 import { type Millis, type NodeId, Rng, toHex } from '@postern/core';
 import { createSodiumProvider } from '@postern/crypto';
 import { type Identity, createIdentity } from '@postern/identity';
-import { type KademliaLimits, SIM_WALL_EPOCH_MS, simContact } from '@postern/kademlia';
+import { type Contact, type KademliaLimits, SIM_WALL_EPOCH_MS, simContact } from '@postern/kademlia';
 import type { ReplicantLimits } from '@postern/replicant';
 import { TABLES } from '@postern/replicant';
 import type { NodeContext, NodeProgram, StoreWrite } from '@postern/sim';
@@ -34,7 +34,7 @@ export function posternProgram(
         ...limits,
       });
       machine.setAddresses([simContact(node.id).addresses[0] as string], node.now);
-      if (node.incarnation > 0) machine.start(seedsFor(node), node.now);
+      if (node.incarnation > 0) machine.start(simSeeds(node.index, node.directory.id(0)), node.now);
       const receive = machine.handleReceive.bind(machine);
       machine.handleReceive = (from: NodeId, bytes: Uint8Array, now: Millis) => {
         if (machine.kad.addressesOf(from) === undefined) machine.peerConnected(simContact(from), now);
@@ -47,9 +47,9 @@ export function posternProgram(
   };
 }
 
-/** The bootstrap list of a simulated node: node 0, unless it is node 0. */
-export function seedsFor(node: { index: number; directory: NodeContext['directory'] }) {
-  return node.index === 0 ? [] : [simContact(node.directory.id(0))];
+/** The bootstrap list of simulated node `index`: node 0 (`first`), unless it is node 0. */
+export function simSeeds(index: number, first: NodeId): Contact[] {
+  return index === 0 ? [] : [simContact(first)];
 }
 
 const identities = new Map<string, Identity>();

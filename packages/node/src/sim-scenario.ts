@@ -10,7 +10,7 @@ import {
   uniform,
 } from '@postern/sim';
 import type { NodeEvent, PosternNode } from './machine.ts';
-import { posternProgram, seedsFor, simIdentity } from './sim-program.ts';
+import { posternProgram, simSeeds, simIdentity } from './sim-program.ts';
 
 /**
  * `npm run sim -- messaging`: users with contacts and replicants send each other messages while
@@ -154,11 +154,7 @@ function workload(ctx: Ctx): void {
   runs.set(world, state);
   world.observe({ event: (node, event) => onEvent(ctx, state, node, event) });
   for (let i = 0; i < n; i++) {
-    world.at(i * JOIN_EVERY_MS, () =>
-      world.act(i, (m, now) =>
-        m.start(seedsFor({ index: i, directory: { count: n, id: (k) => world.id(k) } }), now),
-      ),
-    );
+    world.at(i * JOIN_EVERY_MS, () => world.act(i, (m, now) => m.start(simSeeds(i, world.id(0)), now)));
   }
   const contacts = socialGraph(n, options.contactsPerUser, rng);
   const joined = n * JOIN_EVERY_MS + 10_000;

@@ -5,7 +5,7 @@ import { describe, it } from 'node:test';
 import { toHex } from '@postern/core';
 import { simContact } from '@postern/kademlia';
 import { World } from '@postern/sim';
-import { type NodeEvent, type PosternNode, posternProgram, seedsFor } from '../src/index.ts';
+import { type NodeEvent, type PosternNode, posternProgram, simSeeds } from '../src/index.ts';
 
 const NODES = 30;
 
@@ -15,11 +15,7 @@ function world(seed: number) {
   w.observe({ event: (node, event) => void events.push({ node, event }) });
   w.start();
   for (let i = 0; i < NODES; i++) {
-    w.at(i * 20, () =>
-      w.act(i, (m, now) =>
-        m.start(seedsFor({ index: i, directory: { count: NODES, id: (k) => w.id(k) } }), now),
-      ),
-    );
+    w.at(i * 20, () => w.act(i, (m, now) => m.start(simSeeds(i, w.id(0)), now)));
   }
   w.run(60_000);
   return { w, events };
