@@ -11,6 +11,8 @@ import { after, describe, it } from 'node:test';
 const FIXTURE = new URL('fixtures/node-process.ts', import.meta.url).pathname;
 /** Every wait for a node to do something is bounded by this (real time: these are real processes). */
 const WAIT_MS = 60_000;
+/** Messages sent while the recipient is away, in the kill -9 test. */
+const BURST = 40;
 
 type Line = Record<string, unknown> & { type: string };
 
@@ -29,7 +31,7 @@ class NodeProcess {
     this.dataDir = dataDir;
   }
 
-  async start(port: number, seeds: readonly string[] = []): Promise<Line> {
+  async start(port: number, seeds: readonly string[] = [], flags: readonly string[] = []): Promise<Line> {
     const args = [
       '--import',
       'tsx',
@@ -42,6 +44,7 @@ class NodeProcess {
       String(port),
     ];
     for (const seed of seeds) args.push('--seed', seed);
+    args.push(...flags);
     const child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'pipe'] });
     this.#process = child;
     let buffered = '';
@@ -93,6 +96,11 @@ class NodeProcess {
     }
   }
 
+  /** Writes a command without waiting for it to be done. */
+  fire(command: Record<string, unknown>): void {
+    this.#process?.stdin?.write(`${JSON.stringify(command)}\n`);
+  }
+
   async command(command: Record<string, unknown>): Promise<unknown> {
     const from = this.lines.length;
     this.#process?.stdin?.write(`${JSON.stringify(command)}\n`);
@@ -138,19 +146,27 @@ describe('replicants across processes with SQLite', () => {
     }
   }
 
+  /** Bob nominates Carol, Carol accepts, and Alice hears of it from Bob's new presence (with the ticket). */
+  async function nominate(a: NodeProcess, b: NodeProcess, c: NodeProcess): Promise<Line> {
+    const seen = b.lines.length;
+    const heard = a.lines.length;
+    await b.command({ cmd: 'nominate', id: c.id });
+    await c.waitFor((l) => l.type === 'nomination-request' && l['user'] === b.id);
+    await c.command({ cmd: 'accept', id: b.id });
+    const changed = await b.waitFor((l) => l.type === 'identity-changed', seen);
+    await a.waitFor((l) => l.type === 'contact-online' && l['id'] === b.id, heard);
+    assert.equal(await a.command({ cmd: 'tickets', id: b.id }), 1, 'Alice holds Carol’s ticket for Bob');
+    return changed;
+  }
+
   it('delivers through a replicant killed with -9 in between, exactly once, and the sender sees "delivered"', async () => {
     await alice.start(0);
     await Promise.all([bob.start(0, [alice.address]), carol.start(0, [alice.address])]);
     await befriend(alice, bob);
     await befriend(bob, carol);
 
-    const seen = bob.lines.length;
-    await bob.command({ cmd: 'nominate', id: carol.id });
-    await carol.waitFor((l) => l.type === 'nomination-request' && l['user'] === bob.id);
-    await carol.command({ cmd: 'accept', id: bob.id });
-    const changed = await bob.waitFor((l) => l.type === 'identity-changed', seen);
+    const changed = await nominate(alice, bob, carol);
     assert.deepEqual(changed['replicants'], [carol.id]);
-    await alice.waitFor((l) => l.type === 'contact-online' && l['id'] === bob.id); // Bob's presence carries the ticket
 
     await bob.kill();
     const key = (await alice.command({
@@ -182,5 +198,57 @@ describe('replicants across processes with SQLite', () => {
       'delivered to the application once',
     );
     assert.equal(await carol.command({ cmd: 'held' }), 0, 'Carol deleted it on Bob’s receipt');
+  });
+
+  it('keeps every envelope it acknowledged when killed with -9 in the middle of a burst', async () => {
+    const [a, b, c] = ['alice', 'bob', 'carol'].map((n) => new NodeProcess(n, join(root, `burst-${n}`))) as [
+      NodeProcess,
+      NodeProcess,
+      NodeProcess,
+    ];
+    try {
+      await a.start(0, [], ['--fast']);
+      await Promise.all([b.start(0, [a.address], ['--fast']), c.start(0, [a.address], ['--fast'])]);
+      await befriend(a, b);
+      await befriend(b, c);
+      await nominate(a, b, c);
+      await b.kill();
+
+      const from = a.lines.length;
+      for (let i = 0; i < BURST; i++) a.fire({ cmd: 'send', to: b.id, text: `burst ${i}` });
+      // Carol is killed once a quarter of the burst is acknowledged: in the middle of it.
+      const stored = (l: Line) => l.type === 'outbox' && l['state'] === 'stored';
+      await a.waitFor((l) => stored(l) && a.lines.filter(stored).length >= BURST / 4);
+      const port = c.port;
+      await c.kill();
+      const acked = new Set(a.lines.filter(stored).map((l) => l['key'] as string));
+      console.log(`carol killed after acknowledging ${acked.size} of ${BURST}`);
+      await c.start(port, [a.address], ['--fast']);
+      const held = new Set((await c.command({ cmd: 'held-keys' })) as string[]);
+      const lost = [...acked].filter((key) => !held.has(key));
+      assert.deepEqual(lost, [], `every envelope Carol acknowledged (${acked.size}) survived kill -9`);
+
+      const sent = (l: Line) => l.type === 'done' && l['cmd'] === 'send';
+      await a.waitFor(() => a.lines.slice(from).filter(sent).length >= BURST, from);
+      const keys = a.lines
+        .slice(from)
+        .filter(sent)
+        .map((l) => l['result'] as string);
+      assert.equal(new Set(keys).size, BURST);
+      // Alice tries again what was not acknowledged; Bob comes back and gets every message once.
+      for (const key of keys) await a.waitFor((l) => stored(l) && l['key'] === key);
+      await b.start(b.port, [a.address], ['--fast']);
+      for (const key of keys)
+        await a.waitFor((l) => l.type === 'outbox' && l['key'] === key && l['state'] === 'delivered');
+      const texts = ((await b.command({ cmd: 'inbox' })) as string[]).sort();
+      assert.deepEqual(texts, keys.map((_, i) => `burst ${i}`).sort());
+      assert.equal(
+        b.lines.filter((l) => l.type === 'message').length,
+        BURST,
+        'each reached the application once',
+      );
+    } finally {
+      await Promise.all([a.kill(), b.kill(), c.kill()]);
+    }
   });
 });
