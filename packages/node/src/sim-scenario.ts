@@ -54,6 +54,8 @@ interface Episode {
 
 interface RunState {
   readonly sent: Map<string, Sent>;
+  /** Per node: envelopes it acknowledged holding and has not yet handed over, dropped at expiry, or had refused. */
+  readonly held: Map<number, Set<string>>;
   readonly senderKnows: Set<string>;
   readonly stored: Set<string>;
   readonly bad: string[];
@@ -105,6 +107,18 @@ function defineMessaging(name: string, replicants: number): RunnableScenario {
     workload,
     invariants: [
       {
+        name: 'a replicant keeps every envelope it acknowledged until it hands it over or it expires',
+        check: ({ world }: Ctx) => {
+          const state = runs.get(world) as RunState;
+          for (const [node, keys] of state.held) {
+            const holder = world.machine(node)?.messaging.holder;
+            if (holder === undefined) continue; // down: checked again once it is back
+            for (const key of keys) if (holder.get(key) === undefined) return `node ${node} lost ${key}`;
+          }
+          return undefined;
+        },
+      },
+      {
         name: 'each message reaches its recipient’s application at most once, unaltered',
         check: ({ world, queue }: Ctx) => {
           const bad = runs.get(world)?.bad ?? [];
@@ -143,6 +157,7 @@ function workload(ctx: Ctx): void {
   ]);
   const state: RunState = {
     sent: new Map(),
+    held: new Map(),
     senderKnows: new Set(),
     stored: new Set(),
     bad: [],
@@ -283,6 +298,13 @@ function onEvent(ctx: Ctx, state: RunState, node: number, event: NodeEvent): voi
       if (event.state === 'stored') state.stored.add(event.key);
       if (event.state === 'expired') queue.reportUndeliverable(event.key);
       return;
+    case 'held': {
+      let keys = state.held.get(node);
+      if (keys === undefined) state.held.set(node, (keys = new Set()));
+      if (event.change === 'stored') keys.add(event.key);
+      else keys.delete(event.key);
+      return;
+    }
     case 'nomination-request':
       // The nominee's person accepts a moment later.
       world.after(1_000, () => world.act(node, (m, t) => m.messaging.answerNomination(event.user, true, t)));

@@ -72,7 +72,12 @@ export class ReplicantCore {
 
   /** Sends a request and remembers it; false (nothing sent) when too many are in flight. */
   request(to: NodeId, message: RequestBody, pending: PendingBody, now: Millis): boolean {
-    if (this.pending.size >= this.limits.rpcsInFlightMax) return false;
+    if (this.pending.size >= this.limits.rpcsInFlightMax) {
+      // No room: the work is tried again once some requests have ended (an outbox message has its own retry).
+      const retry = retryTimer(pending);
+      if (retry !== undefined) this.timers.setEarlier(retry, now + this.limits.rpcTimeoutMs);
+      return false;
+    }
     let rid = this.#nextRid;
     while (this.pending.has(rid)) rid = rid >= RID_MAX ? 1 : rid + 1;
     this.#nextRid = rid >= RID_MAX ? 1 : rid + 1;
@@ -142,6 +147,23 @@ export class ReplicantCore {
 /** A messaging id from one of this machine's own hex keys (always valid hex: a failure is a bug). */
 export function hexId(hex: string): MessagingId {
   return unwrap(fromHex(hex)) as MessagingId;
+}
+
+/** The timer that redoes a request's work when it could not be sent (see ReplicantMachine's timers). */
+function retryTimer(pending: PendingBody): string | undefined {
+  switch (pending.kind) {
+    case 'presence':
+      return `presence:${pending.peer}`;
+    case 'held':
+      return `deliver:${pending.user}`;
+    case 'receipts':
+      return `receipts:${pending.sender}`;
+    case 'role':
+      return `role:${pending.peer}`;
+    case 'hold':
+    case 'direct':
+      return undefined;
+  }
 }
 
 function inFlightKey(pending: Pending): string {

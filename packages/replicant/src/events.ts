@@ -27,11 +27,13 @@ export type ReplicantEvent =
   | { type: 'identity-changed'; document: IdentityDocument; tickets: readonly Uint8Array[] }
   /** A contact announced itself online. */
   | { type: 'contact-online'; id: MessagingId }
-  /** This node (as replicant) took, handed over, or dropped at expiry an envelope it held. */
-  | { type: 'held'; key: string; user: MessagingId; change: 'stored' | 'delivered' | 'expired' }
+  /** This node (as replicant) took, handed over, dropped at expiry, or dropped when the user refused it for good. */
+  | { type: 'held'; key: string; user: MessagingId; change: 'stored' | 'delivered' | 'expired' | 'refused' }
   /** A pending receipt was dropped to stay within bounds: its sender will see "stored", not "delivered". */
   | { type: 'receipt-dropped'; key: string }
   /** A stored row could not be read back; it is skipped. */
   | { type: 'state-corrupt'; table: Table; key: string; reason: string }
+  /** A validly signed envelope its sender made unusable (sealed to another key, or undecryptable). */
+  | { type: 'sender-misbehaved'; sender: MessagingId; code: string }
   /** A peer sent something no honest node sends: an altered or forged envelope or statement. */
   | { type: 'peer-misbehaved'; peer: NodeId; code: string };

@@ -80,7 +80,9 @@ export class Holding {
     const held = this.holder.get(pending.key);
     if (held === undefined) return;
     if (message.t === 'refused') {
+      // A final refusal (retryMs 0: expired, or an envelope the user can never open) ends the duty for it.
       if (message.code === 'ENVELOPE_EXPIRED') this.drop(held.key, 'expired');
+      else if (message.retryMs === 0) this.drop(held.key, 'refused');
       else {
         const retryMs = Math.max(message.retryMs, core.limits.retryMinMs);
         core.timers.setEarlier(`deliver:${pending.user}`, now + retryMs);
@@ -112,7 +114,7 @@ export class Holding {
     if (held !== undefined && held.until <= this.#core.wall(now)) this.drop(key, 'expired');
   }
 
-  drop(key: string, change: 'delivered' | 'expired'): void {
+  drop(key: string, change: 'delivered' | 'expired' | 'refused'): void {
     const held = this.holder.remove(key);
     if (held === undefined) return;
     this.#core.timers.clear(`held:${key}`);
@@ -126,7 +128,7 @@ export class Holding {
     const parsed = parseEnvelope(env);
     if (!parsed.ok) return parsed.error.code;
     const { sender, id, recipient, timestampMs, ttlMs } = parsed.value;
-    const until = Math.min(timestampMs + ttlMs, timestampMs + core.limits.heldTtlMsMax);
+    const until = timestampMs + ttlMs; // what its store-ack promised (the TTL cap was checked when it was taken)
     const digest = envelopeDigest(core.crypto, env);
     this.holder.add({ key, user: toHex(recipient), env, sender, id, digest, until });
     core.timers.set(`held:${key}`, Math.max(now, until - core.wallOffset));

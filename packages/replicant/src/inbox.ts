@@ -6,10 +6,43 @@ import type { InboxRow, ReceiptRow } from './state.ts';
  * to reach senders who were not the ones delivering.
  */
 export class Inbox {
-  readonly messages = new Map<string, InboxRow>();
+  readonly #messages = new Map<string, InboxRow>();
+  /** Keys of messages from senders who were not contacts when they arrived. */
+  readonly #fromStrangers = new Set<string>();
+  #bytes = 0;
   readonly #seen = new Map<string, number>();
   readonly #receipts = new Map<string, ReceiptRow>();
   readonly #receiptsBySender = new Map<string, Set<string>>();
+
+  /** The messages, oldest first. */
+  get messages(): ReadonlyMap<string, InboxRow> {
+    return this.#messages;
+  }
+
+  /** Bytes of content held. */
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  get fromStrangers(): number {
+    return this.#fromStrangers.size;
+  }
+
+  add(key: string, row: InboxRow, stranger: boolean): void {
+    if (this.#messages.has(key)) return;
+    this.#messages.set(key, row);
+    this.#bytes += row.content.length;
+    if (stranger) this.#fromStrangers.add(key);
+  }
+
+  remove(key: string): boolean {
+    const row = this.#messages.get(key);
+    if (row === undefined) return false;
+    this.#messages.delete(key);
+    this.#bytes -= row.content.length;
+    this.#fromStrangers.delete(key);
+    return true;
+  }
 
   get seenCount(): number {
     return this.#seen.size;

@@ -21,6 +21,13 @@ export interface ReplicantLimits {
   readonly outboxFinishedMax: number;
   /** Messages kept in the inbox; a full inbox refuses new ones (they stay with their senders). */
   readonly inboxMax: number;
+  /** Bytes of content kept in the inbox (it is in memory too): the application deletes what it has read. */
+  readonly inboxBytesMax: number;
+  /**
+   * Inbox messages from senders who are not contacts: a stranger may write first, but strangers
+   * together cannot fill the inbox (a user's replicants accept envelopes from anyone).
+   */
+  readonly strangerMessagesMax: number;
   /**
    * Envelope ids remembered for deduplication until their envelope expires: a full set refuses new
    * envelopes rather than risk delivering one twice.
@@ -30,7 +37,10 @@ export interface ReplicantLimits {
   readonly pendingReceiptsMax: number;
   /** Nominations waiting for this user's answer: more is someone flooding requests. */
   readonly nominationRequestsMax: number;
-  /** Requests of ours awaiting an answer, all kinds together. */
+  /**
+   * Requests of ours awaiting an answer, all kinds together: room for a presence to every contact at
+   * once. A request that finds no room is tried again after `rpcTimeoutMs`.
+   */
   readonly rpcsInFlightMax: number;
   /** A request unanswered after this long has failed: the peer is offline or unreachable. */
   readonly rpcTimeoutMs: number;
@@ -53,10 +63,12 @@ export const DEFAULT_REPLICANT_LIMITS: ReplicantLimits = {
   outboxMax: 10_000,
   outboxFinishedMax: 1_000,
   inboxMax: 100_000,
+  inboxBytesMax: 256 * 1024 * 1024,
+  strangerMessagesMax: 100,
   seenMax: 200_000,
   pendingReceiptsMax: 10_000,
   nominationRequestsMax: 64,
-  rpcsInFlightMax: 1_024,
+  rpcsInFlightMax: 8_192,
   rpcTimeoutMs: 10_000,
   retryMinMs: 30_000,
   retryMaxMs: 30 * 60_000,

@@ -204,6 +204,11 @@ export class ReplicantMachine {
     return [...this.peers.values()].sort((a, b) => a.name.localeCompare(b.name));
   }
 
+  /** The application has read a message: it leaves the inbox (its id is still recognised until it expires). */
+  deleteMessage(key: string): boolean {
+    return this.#receiving.deleteMessage(key);
+  }
+
   // ---- Commands: sending and nominations
 
   /** Seals `content` to a contact and queues it; it moves on as the network allows. Returns its outbox key. */
@@ -416,6 +421,8 @@ export class ReplicantMachine {
         return this.#holding.userOnline(rest, now);
       case 'receipts':
         return this.#receiving.flushReceipts(rest, now);
+      case 'presence':
+        return this.#sendPresence(this.peers.get(rest), false, now);
       case 'role': {
         const contact = this.peers.get(rest);
         return contact === undefined ? undefined : this.#roles.send(contact, now);

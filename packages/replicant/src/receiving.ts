@@ -1,5 +1,5 @@
 import { BoundedLru, type MessagingId, type Millis, type NodeId, bytesEqual, toHex } from '@postern/core';
-import { envelopeDedupeKey, open } from '@postern/envelope';
+import { type EnvelopeError, envelopeDedupeKey, open, parseEnvelope } from '@postern/envelope';
 import { decodeWith, encodeCanonical, expectArrayOf, expectBytes } from '@postern/wire';
 import { decodeBody } from './body.ts';
 import type { ReplicantCore } from './core.ts';
@@ -13,6 +13,12 @@ import { type Reach, STATEMENT_BYTES_MAX, envelopeDigest, signStatement } from '
 /** A receipt is kept this long past its envelope's expiry: a sender back a day late still learns "delivered". */
 const RECEIPT_GRACE_MS = 24 * 3_600_000;
 const SWEEP_EVERY_MS = 3_600_000;
+/** Envelope failures only the sender can cause (it signed them): the deliverer is not to blame. */
+const SENDER_FAULTS: ReadonlySet<string> = new Set([
+  'ENVELOPE_NOT_FOR_RECIPIENT',
+  'ENVELOPE_DECRYPT_FAILED',
+  'ENVELOPE_BAD_PADDING',
+]);
 
 /**
  * The recipient's side: envelopes opened (a bad one refused and its deliverer named), deduplicated
@@ -36,10 +42,7 @@ export class Receiving {
   onDeliver(from: NodeId, rid: number, env: Uint8Array, now: Millis): void {
     const core = this.#core;
     const opened = open(core.crypto, core.identity, env, core.wall(now) as Millis);
-    if (!opened.ok) {
-      const code = opened.error.code;
-      return core.refuse(from, rid, code, code !== 'ENVELOPE_EXPIRED' && code !== 'ENVELOPE_FROM_FUTURE');
-    }
+    if (!opened.ok) return this.#refuseEnvelope(from, rid, env, opened.error.code);
     const envelope = opened.value;
     const key = envelopeDedupeKey(envelope);
     const digest = envelopeDigest(core.crypto, env);
@@ -50,12 +53,33 @@ export class Receiving {
       at: core.wall(now),
     });
     if (!this.inbox.hasSeen(key)) {
-      if (this.inbox.messages.size >= core.limits.inboxMax || this.inbox.seenCount >= core.limits.seenMax) {
-        return core.refuse(from, rid, 'REPLICANT_INBOX_FULL', false, core.limits.retryMaxMs);
-      }
-      this.#accept(from, key, envelope, receipt.bytes, now);
+      const refusal = this.#accept(from, key, envelope, receipt.bytes, now);
+      if (refusal !== undefined) return core.refuse(from, rid, refusal, false, core.limits.retryMaxMs);
     }
     core.reply(from, { t: 'receipt', rid, r: receipt.bytes });
+  }
+
+  /** The application has read a message: it leaves the inbox (its key stays seen until it expires). */
+  deleteMessage(key: string): boolean {
+    if (!this.inbox.remove(key)) return false;
+    this.#core.persist('inbox', key, undefined);
+    return true;
+  }
+
+  /**
+   * An envelope that does not open. Who is to blame depends on what failed: a signature or format
+   * failure means the bytes were changed on the way (the deliverer is named); a signed envelope
+   * that is not for us or does not decrypt was made so by its sender (the sender is named, the
+   * deliverer is not). Every such refusal is final (retryMs 0): the deliverer drops the envelope.
+   */
+  #refuseEnvelope(from: NodeId, rid: number, env: Uint8Array, code: EnvelopeError['code']): void {
+    const core = this.#core;
+    if (SENDER_FAULTS.has(code)) {
+      const parsed = parseEnvelope(env);
+      if (parsed.ok) core.emit({ type: 'sender-misbehaved', sender: parsed.value.sender, code });
+      return core.refuse(from, rid, code);
+    }
+    core.refuse(from, rid, code, code !== 'ENVELOPE_EXPIRED' && code !== 'ENVELOPE_FROM_FUTURE');
   }
 
   /** Sends a sender the receipts waiting for it; mails them through its replicants if it cannot be reached. */
@@ -114,7 +138,7 @@ export class Receiving {
     if (table === 'inbox') {
       const read = decodeRow('inbox', value);
       if (!read.ok) return read.error.code;
-      this.inbox.messages.set(key, read.value);
+      this.inbox.add(key, read.value, read.value.stranger);
     } else if (table === 'seen') {
       const read = decodeRow('seen', value);
       if (!read.ok) return read.error.code;
@@ -133,15 +157,23 @@ export class Receiving {
     envelope: { sender: MessagingId; id: Uint8Array; timestampMs: number; ttlMs: number; body: Uint8Array },
     receipt: Uint8Array,
     now: Millis,
-  ): void {
+  ): string | undefined {
     const core = this.#core;
     const body = decodeBody(envelope.body);
     const until = envelope.timestampMs + envelope.ttlMs;
+    if (this.inbox.seenCount >= core.limits.seenMax) return 'REPLICANT_INBOX_FULL';
     if (body.ok && body.value.kind === 'receipts')
       return this.#acceptReceipts(from, key, until, body.value.content);
     const content = body.ok ? body.value.content : envelope.body;
     const reply = body.ok ? body.value.reply : null;
     const sender = toHex(envelope.sender);
+    const stranger = !core.peers.has(sender);
+    const full =
+      this.inbox.messages.size >= core.limits.inboxMax ||
+      this.inbox.bytes + content.length > core.limits.inboxBytesMax;
+    if (full) return 'REPLICANT_INBOX_FULL';
+    if (stranger && this.inbox.fromStrangers >= core.limits.strangerMessagesMax)
+      return 'REPLICANT_STRANGERS_FULL';
     const senderNode = core.peers.get(sender)?.reach?.node ?? reply?.node;
     const via = senderNode !== undefined && bytesEqual(senderNode, from) ? 'direct' : 'replicant';
     const row = {
@@ -151,8 +183,9 @@ export class Receiving {
       sentAt: envelope.timestampMs,
       receivedAt: core.wall(now),
       via,
+      stranger,
     } as const;
-    this.inbox.messages.set(key, row);
+    this.inbox.add(key, row, stranger);
     this.inbox.markSeen(key, until);
     core.persist('inbox', key, encodeRow(row));
     core.persist('seen', key, encodeRow({ until }));
@@ -160,19 +193,21 @@ export class Receiving {
     // The sender also gets this same receipt on its own: through a replicant it has no other way to
     // learn of the delivery, and even a direct answer can be lost. A direct sender most likely has
     // it already, so that copy waits a little (and travels batched with others).
-    if (reply !== null && !core.peers.has(sender)) this.#senderReach.set(sender, reply);
+    if (reply !== null && stranger) this.#senderReach.set(sender, reply);
     this.#queueReceipt(key, sender, { r: receipt, sender: envelope.sender, until: until + RECEIPT_GRACE_MS });
     if (via === 'replicant') this.flushReceipts(sender, now);
     else core.timers.setEarlier(`receipts:${sender}`, now + core.limits.retryMinMs);
+    return undefined;
   }
 
   /** An envelope of receipts for this user's own messages: applied, remembered as seen, not shown. */
-  #acceptReceipts(from: NodeId, key: string, until: number, content: Uint8Array): void {
+  #acceptReceipts(from: NodeId, key: string, until: number, content: Uint8Array): undefined {
     this.inbox.markSeen(key, until);
     this.#core.persist('seen', key, encodeRow({ until }));
     const receipts = decodeReceiptList(content);
-    if (receipts === undefined) return this.#core.misbehaved(from, 'REPLICANT_BAD_RECEIPTS');
-    this.#sending.applyReceipts(from, receipts);
+    if (receipts === undefined) this.#core.misbehaved(from, 'REPLICANT_BAD_RECEIPTS');
+    else this.#sending.applyReceipts(from, receipts);
+    return undefined;
   }
 
   /**

@@ -37,8 +37,10 @@ export class Roles {
   nominate(id: MessagingId, now: Millis, terms: Terms): void {
     const core = this.#core;
     const contact = core.requireContact(id);
-    const accepted = [...this.nominations.values()].filter((n) => n.state === 'accepted').length;
-    if (accepted >= IdentityLimits.replicantsMax) {
+    const current = this.nominations.get(contact.hex)?.state;
+    if (current === 'accepted') return; // already a replicant
+    // Outstanding nominations count too: each may be accepted, and a document lists at most 8.
+    if (current !== 'nominated' && this.#taken() >= IdentityLimits.replicantsMax) {
       throw new UsageError(
         'REPLICANT_TOO_MANY',
         `a user has at most ${IdentityLimits.replicantsMax} replicants`,
@@ -87,13 +89,8 @@ export class Roles {
     const statement = this.#role(contact.id, core.messagingId, accept ? 'accept' : 'refuse', duty.terms, now);
     const ticket = accept ? this.#ticket(contact.id, now).bytes : null;
     const state = accept ? 'serving' : 'refused';
-    this.#saveDuty(contact.hex, {
-      state,
-      terms: duty.terms,
-      at: core.wall(now),
-      out: statement.bytes,
-      ticket,
-    });
+    // `at` stays the user's own time (of its nomination): only the user's clock orders the user's steps.
+    this.#saveDuty(contact.hex, { state, terms: duty.terms, at: duty.at, out: statement.bytes, ticket });
     this.send(contact, now);
   }
 
@@ -106,13 +103,7 @@ export class Roles {
       throw new UsageError('REPLICANT_NOT_SERVING', 'you are not a replicant of this contact');
     }
     const statement = this.#role(contact.id, core.messagingId, 'resign', duty.terms, now);
-    this.#saveDuty(contact.hex, {
-      ...duty,
-      state: 'ended',
-      at: core.wall(now),
-      out: statement.bytes,
-      ticket: null,
-    });
+    this.#saveDuty(contact.hex, { ...duty, state: 'ended', out: statement.bytes, ticket: null });
     this.send(contact, now);
   }
 
@@ -182,6 +173,16 @@ export class Roles {
     core.reply(from, { t: 'ok', rid: message.rid });
   }
 
+  /** Replicants accepted, and nominations that may still be. */
+  #taken(): number {
+    return [...this.nominations.values()].filter((n) => n.state === 'accepted' || n.state === 'nominated')
+      .length;
+  }
+
+  #accepted(): number {
+    return [...this.nominations.values()].filter((n) => n.state === 'accepted').length;
+  }
+
   /** The signed tickets of this user's accepted replicants (for presence and the directory). */
   acceptedTickets(): Uint8Array[] {
     const tickets: Uint8Array[] = [];
@@ -247,6 +248,8 @@ export class Roles {
     if (nomination === undefined) return 'REPLICANT_NOT_NOMINATED';
     if (body.role === 'accept') {
       if (nomination.state !== 'nominated' && nomination.state !== 'accepted') return undefined;
+      const full = nomination.state === 'nominated' && this.#accepted() >= IdentityLimits.replicantsMax;
+      if (full) return 'REPLICANT_TOO_MANY';
       const ticket = this.#checkTicket(contact, ticketBytes);
       if (ticket === undefined) return 'REPLICANT_BAD_TICKET';
       const known =

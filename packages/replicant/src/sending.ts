@@ -8,7 +8,7 @@ import {
   toHex,
 } from '@postern/core';
 import { envelopeDedupeKey, parseEnvelope, seal, verifyEnvelope } from '@postern/envelope';
-import { recipientKeys } from '@postern/identity';
+import { IdentityLimits, recipientKeys } from '@postern/identity';
 import { type MessageBody, encodeBody } from './body.ts';
 import type { ReplicantCore } from './core.ts';
 import type { ReplicantMessage } from './messages.ts';
@@ -138,7 +138,9 @@ export class Sending {
     if (entry.storedBy.has(pending.replicant)) return;
     entry.storedBy.add(pending.replicant);
     const state = entry.row.state === 'queued' ? 'stored' : entry.row.state;
-    this.#update(entry, { ...entry.row, state, acks: [...entry.row.acks, message.ack] }, ack.value.signer);
+    // The newest acks, as many as a user can have replicants (replicants come and go).
+    const acks = [...entry.row.acks, message.ack].slice(-IdentityLimits.replicantsMax);
+    this.#update(entry, { ...entry.row, state, acks }, ack.value.signer);
   }
 
   onDirectAnswer(

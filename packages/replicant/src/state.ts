@@ -92,6 +92,8 @@ const readers = {
     sentAt: time,
     receivedAt: time,
     via: oneOf('direct', 'replicant'),
+    /** The sender was not a contact when it arrived (counts against `strangerMessagesMax`). */
+    stranger: expectBool,
   }),
   seen: expectStruct({ until: time }),
   receipt: expectStruct({ r: statement, sender: id, until: time }),

@@ -9,7 +9,7 @@ import { type NodeKeys, createNodeKeys, nodeIdOf } from '@postern/transport';
 import { type Clock, systemClock } from './clock.ts';
 import { Host, type HostLimits } from './host.ts';
 import { loadOrCreateIdentity, saveIdentity } from './identity-file.ts';
-import { NodeStore, type NodeWrite } from './node-store.ts';
+import { NodeStore, NodeStoreError, type NodeWrite } from './node-store.ts';
 
 export interface NodeRuntimeOptions {
   readonly crypto: CryptoProvider;
@@ -144,7 +144,20 @@ export class NodeRuntime {
       else if (output.event.type === 'persist') writes.push(output.event);
       else events.push(output.event);
     }
-    this.store.apply(writes); // before anything that relies on it leaves
+    try {
+      this.store.apply(writes); // before anything that relies on it leaves
+    } catch (cause) {
+      // The machine has moved on but its state is not on disk: nothing of this drain may leave, and
+      // the node must not go on (a retried request would be answered from memory alone).
+      this.#closed = true;
+      if (this.#timer !== undefined) clearTimeout(this.#timer);
+      void this.host.close();
+      throw new NodeStoreError(
+        'NODE_STORE_WRITE_FAILED',
+        `the node database could not be written; the node stopped: ${(cause as Error).message}`,
+        cause,
+      );
+    }
     for (const t of transmits) this.#send(t.to, t.bytes);
     for (const event of events) {
       if (event.type === 'identity-changed') saveIdentity(this.#dataDir, this.node.identity);

@@ -34,7 +34,7 @@ export interface NodeWrite {
 
 export class NodeStoreError extends Error {
   override name = 'NodeStoreError';
-  readonly code: 'NODE_STORE_NEWER' | 'NODE_STORE_UNREADABLE';
+  readonly code: 'NODE_STORE_NEWER' | 'NODE_STORE_UNREADABLE' | 'NODE_STORE_WRITE_FAILED';
   constructor(code: NodeStoreError['code'], message: string, cause?: unknown) {
     super(message, { cause });
     this.code = code;
