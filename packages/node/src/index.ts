@@ -1,5 +1,6 @@
 export {
   PosternNode,
+  NODE_TABLES,
   type PosternNodeOptions,
   type NodeEvent,
   type NodeRow,

@@ -27,6 +27,7 @@ import {
   type ReplicantLimits,
   ReplicantMachine,
   type Row,
+  TABLES,
 } from '@postern/replicant';
 import { decodeDhtContacts, decodePublishedAt, encodeDhtContacts, encodePublishedAt } from './dht-state.ts';
 import { openTicketsRecord, signTicketsRecord, ticketsRecordKey } from './directory.ts';
@@ -49,6 +50,9 @@ export type NodeEvent =
   | { type: 'published'; record: 'identity' | 'tickets'; seq: number; stored: number };
 
 export type NodeTable = Row['table'] | 'dht';
+
+/** Every table a node persists: the Replicant machine's and the DHT's. */
+export const NODE_TABLES: readonly NodeTable[] = [...TABLES, 'dht'];
 
 export interface NodeRow {
   readonly table: NodeTable;

@@ -3,11 +3,10 @@ import { createSodiumProvider } from '@postern/crypto';
 import { type Identity, createIdentity } from '@postern/identity';
 import { type Contact, type KademliaLimits, SIM_WALL_EPOCH_MS, simContact } from '@postern/kademlia';
 import type { ReplicantLimits } from '@postern/replicant';
-import { TABLES } from '@postern/replicant';
 import type { NodeContext, NodeProgram, StoreWrite } from '@postern/sim';
-import { type NodeEvent, type NodeRow, type NodeTable, PosternNode } from './machine.ts';
+import { NODE_TABLES, type NodeEvent, type NodeRow, type NodeTable, PosternNode } from './machine.ts';
 
-const NODE_TABLES: ReadonlySet<string> = new Set<string>([...TABLES, 'dht']);
+const TABLE_NAMES: ReadonlySet<string> = new Set<string>(NODE_TABLES);
 
 /**
  * Postern nodes in the simulator (packages/sim): the production PosternNode, its persist events
@@ -73,7 +72,7 @@ function rowsOf(node: NodeContext): NodeRow[] {
   for (const [key, value] of node.store) {
     const slash = key.indexOf('/');
     const table = key.slice(0, slash);
-    if (NODE_TABLES.has(table)) rows.push({ table: table as NodeTable, key: key.slice(slash + 1), value });
+    if (TABLE_NAMES.has(table)) rows.push({ table: table as NodeTable, key: key.slice(slash + 1), value });
   }
   return rows;
 }

@@ -23,5 +23,5 @@ export {
   type HostSendError,
 } from './host.ts';
 export { DhtNode, type DhtNodeOptions, createDhtNodeKeys } from './dht-node.ts';
-export { NodeStore, NodeStoreError, NODE_STORE_TABLES, type NodeWrite } from './node-store.ts';
+export { NodeStore, NodeStoreError, type NodeWrite } from './node-store.ts';
 export { NodeRuntime, NODE_DB_FILE, type NodeRuntimeOptions } from './node-runtime.ts';

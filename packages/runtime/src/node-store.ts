@@ -1,7 +1,7 @@
 import { chmodSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import type { NodeRow, NodeTable } from '@postern/node';
+import { NODE_TABLES, type NodeRow, type NodeTable } from '@postern/node';
 
 /**
  * A node's durable state in one SQLite file (WAL): one table per kind of row the node machine
@@ -10,18 +10,6 @@ import type { NodeRow, NodeTable } from '@postern/node';
  * message that depends on them leaves (synchronous = FULL: a committed write survives power loss,
  * and kill -9 in any case).
  */
-export const NODE_STORE_TABLES: readonly NodeTable[] = [
-  'self',
-  'contact',
-  'nomination',
-  'duty',
-  'held',
-  'outbox',
-  'inbox',
-  'seen',
-  'receipt',
-  'dht',
-];
 
 /** Bump when a table's layout changes; an older file is migrated, a newer one refused. */
 const SCHEMA_VERSION = 1;
@@ -66,14 +54,9 @@ export class NodeStore {
       );
     }
     this.#put = new Map(
-      NODE_STORE_TABLES.map((t) => [
-        t,
-        this.#db.prepare(`INSERT OR REPLACE INTO ${t} (key, value) VALUES (?, ?)`),
-      ]),
+      NODE_TABLES.map((t) => [t, this.#db.prepare(`INSERT OR REPLACE INTO ${t} (key, value) VALUES (?, ?)`)]),
     );
-    this.#delete = new Map(
-      NODE_STORE_TABLES.map((t) => [t, this.#db.prepare(`DELETE FROM ${t} WHERE key = ?`)]),
-    );
+    this.#delete = new Map(NODE_TABLES.map((t) => [t, this.#db.prepare(`DELETE FROM ${t} WHERE key = ?`)]));
     this.#apply = this.#db.transaction((writes: readonly NodeWrite[]) => {
       for (const w of writes) {
         if (w.value === undefined) this.#delete.get(w.table)?.run(w.key);
@@ -85,7 +68,7 @@ export class NodeStore {
   /** Every row, table by table, as the node machine restores them. */
   rows(): NodeRow[] {
     const rows: NodeRow[] = [];
-    for (const table of NODE_STORE_TABLES) {
+    for (const table of NODE_TABLES) {
       for (const row of this.#db.prepare(`SELECT key, value FROM ${table}`).all() as {
         key: string;
         value: Buffer;
@@ -128,7 +111,7 @@ export class NodeStore {
       );
     }
     this.#db.transaction(() => {
-      for (const table of NODE_STORE_TABLES) {
+      for (const table of NODE_TABLES) {
         this.#db.exec(
           `CREATE TABLE IF NOT EXISTS ${table} (key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID`,
         );
