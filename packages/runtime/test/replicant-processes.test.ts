@@ -75,24 +75,24 @@ class NodeProcess {
     return Number(this.address.split(':').pop());
   }
 
-  /** The first line from `from` on that matches. Bounded by WAIT_MS of real time. */
+  /**
+   * The first line from `from` on that matches: woken by each new line or the process's exit, never
+   * by polling. The bound is an abort signal of WAIT_MS (real processes run in real time).
+   */
   async waitFor(match: (line: Line) => boolean, from = 0): Promise<Line> {
-    const deadline = Date.now() + WAIT_MS;
+    const signal = AbortSignal.timeout(WAIT_MS);
+    const aborted = new Promise<void>((resolve) =>
+      signal.addEventListener('abort', () => resolve(), { once: true }),
+    );
     for (;;) {
       const found = this.lines.slice(from).find(match);
       if (found !== undefined) return found;
-      if (Date.now() > deadline || this.#process?.exitCode !== null) {
+      if (signal.aborted || this.#process?.exitCode !== null) {
         throw new Error(
           `${this.name}: no matching line (exit ${this.#process?.exitCode}); stderr: ${this.stderr.join('')}`,
         );
       }
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, deadline - Date.now());
-        this.#waiters.push(() => {
-          clearTimeout(timer);
-          resolve();
-        });
-      });
+      await Promise.race([aborted, new Promise<void>((resolve) => this.#waiters.push(resolve))]);
     }
   }
 
