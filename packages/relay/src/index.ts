@@ -1,0 +1,49 @@
+export { type RelayLimits, DEFAULT_RELAY_LIMITS, relayLimits } from './limits.ts';
+export {
+  SIGN_DOMAIN,
+  RECORD_ID_BYTES,
+  NONCE_BYTES,
+  REQUEST_TYPES,
+  type WriteRequest,
+  type ReadRequest,
+  type InventoryRequest,
+  type ListenRequest,
+  type DeleteRequest,
+  type UsageRequest,
+  type RelayRequest,
+  type ResultAnswer,
+  type ErrorAnswer,
+  type PushAnswer,
+  type RelayAnswer,
+  type RelayBody,
+  type RelayMessage,
+  type UnsignedRelayMessage,
+  type SigningKey,
+  isRequest,
+  messageReader,
+  decodeRelayMessage,
+  encodeRelayMessage,
+  messageValue,
+  signingBytes,
+  signRelayMessage,
+  verifyRelayMessage,
+} from './messages.ts';
+export { BYTE_FIELDS, encodeRelayJson, decodeRelayJson, toJsonValue } from './json.ts';
+export { type RecordPath, formatPath, parsePath } from './paths.ts';
+export { type RelayError, type RelayErrorCode, describeRelayError } from './errors.ts';
+export {
+  type RelayStore,
+  type NewRecord,
+  type WriteOutcome,
+  type ReadOutcome,
+  type DeleteOutcome,
+  type Page,
+  type UsageEntry,
+  type Quota,
+  type Account,
+  type ExpireCounts,
+  type StoredKey,
+  pageOf,
+  RelayStoreBusy,
+} from './store.ts';
+export { RelayServer, RelayConnection, type RelayServerOptions, type Handled } from './server.ts';
