@@ -22,6 +22,8 @@ export {
   isRequest,
   messageReader,
   decodeRelayMessage,
+  readRelayValue,
+  type RelayDecodeError,
   encodeRelayMessage,
   messageValue,
   signingBytes,
@@ -44,6 +46,15 @@ export {
   type ExpireCounts,
   type StoredKey,
   pageOf,
+  SAME_MS_ITEMS_MAX,
   RelayStoreBusy,
 } from './store.ts';
 export { RelayServer, RelayConnection, type RelayServerOptions, type Handled } from './server.ts';
+export { type Inventory, type UsageReport, type AnswerValue, answerReader } from './answers.ts';
+export {
+  RelayClientSession,
+  type RelayClientOptions,
+  type ClientEvent,
+  type ClientFailure,
+} from './client.ts';
+export { type RelayAddress, formatRelayAddress, parseRelayAddress } from './address.ts';

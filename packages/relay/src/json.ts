@@ -1,7 +1,7 @@
 import { type Result, err, fromBase64url, ok, toBase64url, utf8 } from '@postern/core';
 import type { WireError, WireMap, WireValue } from '@postern/wire';
 import type { RelayLimits } from './limits.ts';
-import { type RelayMessage, messageReader, messageValue } from './messages.ts';
+import { type RelayDecodeError, type RelayMessage, messageValue, readRelayValue } from './messages.ts';
 
 /**
  * The JSON form of relay messages (WebSocket): the same `{ msg }` value as the CBOR form, with every
@@ -27,18 +27,20 @@ export function encodeRelayJson(message: RelayMessage): string {
 }
 
 /** Parses one JSON text into a message: total, every failure a WireError naming the field. */
-export function decodeRelayJson(text: string, limits: RelayLimits): Result<RelayMessage, WireError> {
+export function decodeRelayJson(text: string, limits: RelayLimits): Result<RelayMessage, RelayDecodeError> {
   if (text.length > limits.messageBytesMax || utf8(text).length > limits.messageBytesMax) {
-    return err({ code: 'WIRE_TOO_LARGE', size: utf8(text).length, max: limits.messageBytesMax });
+    return err({ error: { code: 'WIRE_TOO_LARGE', size: utf8(text).length, max: limits.messageBytesMax } });
   }
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
   } catch (cause) {
-    return err({ code: 'WIRE_MALFORMED', offset: 0, reason: `not JSON: ${(cause as Error).message}` });
+    return err({
+      error: { code: 'WIRE_MALFORMED', offset: 0, reason: `not JSON: ${(cause as Error).message}` },
+    });
   }
   const value = fromJsonValue(parsed, '$', undefined, 0);
-  return value.ok ? messageReader(limits)(value.value, '$') : value;
+  return value.ok ? readRelayValue(value.value, limits) : err({ error: value.error });
 }
 
 export function toJsonValue(value: WireValue): unknown {

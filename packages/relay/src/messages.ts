@@ -5,7 +5,7 @@ import {
   type WireError,
   type WireMap,
   type WireValue,
-  decodeWith,
+  decodeCanonical,
   encodeCanonical,
   expectArrayOf,
   expectBytes,
@@ -166,9 +166,48 @@ export function messageReader(limits: RelayLimits): Reader<RelayMessage> {
   return reader;
 }
 
+/**
+ * Why a message was refused, and whom to tell: a message that is well-formed enough to show its
+ * `from` and `nonce` gets its error answered to them, so the sender can match it to its request.
+ */
+export interface RelayDecodeError {
+  readonly error: WireError;
+  readonly from?: Uint8Array;
+  readonly nonce?: Uint8Array;
+}
+
 /** The CBOR form (Noise links): total, like every decoder. */
-export function decodeRelayMessage(bytes: Uint8Array, limits: RelayLimits): Result<RelayMessage, WireError> {
-  return decodeWith(bytes, messageReader(limits), { maxBytes: limits.messageBytesMax });
+export function decodeRelayMessage(
+  bytes: Uint8Array,
+  limits: RelayLimits,
+): Result<RelayMessage, RelayDecodeError> {
+  const value = decodeCanonical(bytes, { maxBytes: limits.messageBytesMax });
+  if (!value.ok) return err({ error: value.error });
+  return readRelayValue(value.value, limits);
+}
+
+/** A decoded `{ msg }` value as a message, or the error with whatever address it shows. */
+export function readRelayValue(
+  value: WireValue,
+  limits: RelayLimits,
+): Result<RelayMessage, RelayDecodeError> {
+  const read = messageReader(limits)(value, '$');
+  return read.ok ? read : err({ error: read.error, ...peekAddress(value) });
+}
+
+function peekAddress(value: WireValue): { from?: Uint8Array; nonce?: Uint8Array } {
+  const msg = isMap(value) ? value['msg'] : undefined;
+  if (msg === undefined || !isMap(msg)) return {};
+  const { from, nonce } = msg;
+  if (!(from instanceof Uint8Array) || from.length !== KEY_BYTES) return {};
+  if (!(nonce instanceof Uint8Array) || nonce.length !== NONCE_BYTES) return {};
+  return { from, nonce };
+}
+
+function isMap(value: WireValue | undefined): value is WireMap {
+  return (
+    typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Uint8Array)
+  );
 }
 
 export function encodeRelayMessage(message: RelayMessage): Uint8Array {

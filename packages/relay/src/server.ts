@@ -5,6 +5,7 @@ import { type RelayError, type RelayErrorCode, describeRelayError } from './erro
 import { type RelayLimits, relayLimits } from './limits.ts';
 import {
   NONCE_BYTES,
+  type RelayDecodeError,
   type RelayAnswer,
   type RelayMessage,
   type RelayRequest,
@@ -219,12 +220,12 @@ export class RelayConnection {
   }
 
   /** Handles one decoded message (a decode error included) and sends its answer. Never throws. */
-  async handle(decoded: Result<RelayMessage, WireError>, now: number): Promise<Handled> {
+  async handle(decoded: Result<RelayMessage, RelayDecodeError>, now: number): Promise<Handled> {
     if (!decoded.ok) {
       this.#malformed++;
-      const reason =
-        'field' in decoded.error ? `${decoded.error.field}: ${decoded.error.reason}` : decoded.error.code;
-      this.#answerError(NO_KEY, NO_NONCE, { code: 'RELAY_MALFORMED', reason }, now);
+      const { error, from, nonce } = decoded.error;
+      const reason = describeWireError(error);
+      this.#answerError(from ?? NO_KEY, nonce ?? NO_NONCE, { code: 'RELAY_MALFORMED', reason }, now);
       return { type: 'malformed', outcome: 'RELAY_MALFORMED', bytes: 0 };
     }
     const message = decoded.value;
@@ -375,4 +376,18 @@ function usageValue(page: Page<UsageEntry>): WireMap {
     complete: page.complete,
     throughTs: page.throughTs,
   };
+}
+
+function describeWireError(error: WireError): string {
+  switch (error.code) {
+    case 'WIRE_BAD_FIELD':
+      return `${error.field}: ${error.reason}`;
+    case 'WIRE_TOO_LARGE':
+      return `${error.size} bytes, more than the ${error.max} a message may have`;
+    case 'WIRE_MALFORMED':
+    case 'WIRE_TRUNCATED':
+      return error.reason;
+    default:
+      return error.code;
+  }
 }

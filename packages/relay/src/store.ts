@@ -129,6 +129,14 @@ export interface StoredKey {
 }
 
 /**
+ * Items of one millisecond listed at once when a page would otherwise split it. A millisecond holds
+ * a few batches of writes at most, far fewer than this; an answer this long (8,000 paths of ~110
+ * bytes) still fits in one message. Beyond it, inventory skips the rest of that millisecond (a
+ * listen still pushes each record as it is stored).
+ */
+export const SAME_MS_ITEMS_MAX = 8_000;
+
+/**
  * The page rule every store follows: fetch up to `limit + 1` items by time; if there are more than
  * `limit`, cut before the first millisecond not wholly listed, so paging by `throughTs` never skips
  * an item. `sameMs` lists every item of one millisecond for the rare page that is one millisecond.

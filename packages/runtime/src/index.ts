@@ -25,3 +25,4 @@ export {
 export { DhtNode, type DhtNodeOptions, createDhtNodeKeys } from './dht-node.ts';
 export { NodeStore, NodeStoreError, type NodeWrite } from './node-store.ts';
 export { NodeRuntime, NODE_DB_FILE, type NodeRuntimeOptions } from './node-runtime.ts';
+export * from './relay/index.ts';

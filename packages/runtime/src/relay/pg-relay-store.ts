@@ -14,13 +14,13 @@ import {
   type UsageEntry,
   type WriteOutcome,
   formatPath,
+  SAME_MS_ITEMS_MAX,
   pageOf,
   parsePath,
 } from '@postern/relay';
 import {
   RELAY_SCHEMA_VERSION,
   RelayStoreError,
-  SAME_MS_ROWS_MAX,
   type Row,
   bytes,
   toAccount,
@@ -126,7 +126,7 @@ export class PgRelayStore implements RelayStore {
       ORDER BY stored_at, sender, record_id LIMIT ${max}`;
     const page = pageOf((await list(afterTs, beforeTs, limit + 1)).map(toListed), limit, beforeTs);
     if (!('splitAt' in page)) return { ...page, items: page.items.map((row) => row.path) };
-    const same = await list(page.splitAt - 1, page.splitAt, SAME_MS_ROWS_MAX);
+    const same = await list(page.splitAt - 1, page.splitAt, SAME_MS_ITEMS_MAX);
     return {
       items: same.map((row) => toListed(row).path),
       complete: page.splitAt >= beforeTs,
@@ -146,7 +146,7 @@ export class PgRelayStore implements RelayStore {
     const rows = (await list(afterTs, beforeTs, limit + 1)).map((row) => toUsage(sender, row));
     const page = pageOf(rows, limit, beforeTs);
     if (!('splitAt' in page)) return page;
-    const same = await list(page.splitAt - 1, page.splitAt, SAME_MS_ROWS_MAX);
+    const same = await list(page.splitAt - 1, page.splitAt, SAME_MS_ITEMS_MAX);
     return {
       items: same.map((row) => toUsage(sender, row)),
       complete: page.splitAt >= beforeTs,

@@ -5,12 +5,6 @@ import type { Account, RecordPath, UsageEntry, WriteOutcome } from '@postern/rel
 /** Bump when a table's layout changes; an older database is migrated, a newer one refused. */
 export const RELAY_SCHEMA_VERSION = 1;
 
-/**
- * Rows of one millisecond listed at once when a page would otherwise split it: a millisecond holds
- * at most a few batches of writes (one per relay process), far fewer than this.
- */
-export const SAME_MS_ROWS_MAX = 50_000;
-
 export type Row = Record<string, unknown>;
 
 export class RelayStoreError extends Error {

@@ -16,12 +16,12 @@ import {
   type StoredKey,
   type UsageEntry,
   type WriteOutcome,
+  SAME_MS_ITEMS_MAX,
   pageOf,
 } from '@postern/relay';
 import {
   RELAY_SCHEMA_VERSION,
   RelayStoreError,
-  SAME_MS_ROWS_MAX,
   type Row,
   bytes,
   fullness,
@@ -120,13 +120,7 @@ export class SqliteRelayStore implements RelayStore {
     const rows = this.#sql.inventory.all(receiver, now, afterTs, beforeTs, limit + 1) as Row[];
     const page = pageOf(rows.map(toListed), limit, beforeTs);
     if (!('splitAt' in page)) return Promise.resolve(mapPage(page, (row) => row.path));
-    const same = this.#sql.inventory.all(
-      receiver,
-      now,
-      page.splitAt - 1,
-      page.splitAt,
-      SAME_MS_ROWS_MAX,
-    ) as Row[];
+    const same = this.#sql.inventory.all(receiver, now, page.splitAt - 1, page.splitAt) as Row[];
     return Promise.resolve({
       items: same.map((row) => toListed(row).path),
       complete: page.splitAt >= beforeTs,
@@ -140,7 +134,7 @@ export class SqliteRelayStore implements RelayStore {
     );
     const page = pageOf(rows, limit, beforeTs);
     if (!('splitAt' in page)) return Promise.resolve(page);
-    const same = this.#sql.usage.all(sender, page.splitAt - 1, page.splitAt, SAME_MS_ROWS_MAX) as Row[];
+    const same = this.#sql.usage.all(sender, page.splitAt - 1, page.splitAt, SAME_MS_ITEMS_MAX) as Row[];
     return Promise.resolve({
       items: same.map((row) => toUsage(sender, row)),
       complete: page.splitAt >= beforeTs,

@@ -1,0 +1,202 @@
+import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { CryptoProvider } from '@postern/crypto';
+import {
+  type Handled,
+  type RelayConnection,
+  type RelayLimits,
+  type RelayMessage,
+  RelayServer,
+  type RelayStore,
+  encodeRelayJson,
+  encodeRelayMessage,
+  formatRelayAddress,
+  relayLimits,
+} from '@postern/relay';
+import { type RawData, type WebSocket, WebSocketServer } from 'ws';
+import { type Clock, systemClock } from '../clock.ts';
+import { decodeFrame } from './ws-frames.ts';
+import { RelayMetrics } from './relay-metrics.ts';
+
+/**
+ * A relay server on the network: WebSocket (seed 003's JSON in text frames, the CBOR form in binary
+ * frames, answered in the form asked) and an HTTP endpoint for /metrics and /healthz, on one port.
+ * The rules are RelayServer's; this binds them to sockets, the clock, the store's announcements and
+ * an expiry sweep.
+ */
+export interface RelayServiceOptions {
+  readonly crypto: CryptoProvider;
+  readonly store: RelayStore;
+  readonly port: number;
+  readonly host?: string;
+  readonly limits?: Partial<RelayLimits>;
+  readonly clock?: Clock;
+  readonly log?: RelayLog;
+  /** Answer bytes queued to one client before it is cut off as a slow reader. */
+  readonly sendBufferMax?: number;
+  readonly connectionsMax?: number;
+  /** How often expired records, nonces and old usage are removed. */
+  readonly expireEveryMs?: number;
+}
+
+/** Structured log lines: `{ level, event, ...fields }`, one JSON object each in apps/relay. */
+export type RelayLog = (
+  level: 'info' | 'warn' | 'error',
+  event: string,
+  fields?: Record<string, unknown>,
+) => void;
+
+export const DEFAULT_SEND_BUFFER_MAX = 8 * 1024 * 1024;
+export const DEFAULT_CONNECTIONS_MAX = 20_000;
+
+export class RelayService {
+  readonly server: RelayServer;
+  readonly metrics = new RelayMetrics();
+  readonly #http: Server;
+  readonly #wss: WebSocketServer;
+  readonly #options: RelayServiceOptions;
+  readonly #clock: Clock;
+  readonly #log: RelayLog;
+  readonly #limits: RelayLimits;
+  readonly #sockets = new Set<WebSocket>();
+  readonly #unsubscribe: () => void;
+  readonly #sweep: NodeJS.Timeout;
+  #url = '';
+
+  private constructor(options: RelayServiceOptions, server: RelayServer) {
+    this.#options = options;
+    this.server = server;
+    this.#clock = options.clock ?? systemClock;
+    this.#log = options.log ?? (() => {});
+    this.#limits = relayLimits(options.limits);
+    this.#http = createServer((req, res) => void this.#serveHttp(req, res));
+    this.#wss = new WebSocketServer({ server: this.#http, maxPayload: this.#limits.messageBytesMax });
+    this.#wss.on('connection', (ws) => this.#accept(ws));
+    this.#unsubscribe = options.store.subscribe((paths) => server.handleStored(paths, this.#clock.wall()));
+    this.#sweep = setInterval(() => void this.#expire(), options.expireEveryMs ?? 60_000);
+    this.#sweep.unref();
+  }
+
+  /** Loads (or creates) the relay's key from the store and starts listening. */
+  static async start(options: RelayServiceOptions): Promise<RelayService> {
+    const { crypto } = options;
+    const key = await options.store.relayKey(() => crypto.ed25519KeyPairFromSeed(crypto.randomBytes(32)));
+    const limits = options.limits === undefined ? {} : { limits: options.limits };
+    const service = new RelayService(
+      options,
+      new RelayServer({ crypto, key, store: options.store, ...limits }),
+    );
+    await service.#listen(options.port, options.host ?? '127.0.0.1');
+    return service;
+  }
+
+  /** The address clients use: the WebSocket URL with the relay's key as its fragment. */
+  get address(): string {
+    return formatRelayAddress({ url: this.#url, key: this.server.publicKey });
+  }
+
+  get port(): number {
+    return (this.#http.address() as AddressInfo).port;
+  }
+
+  get connectionCount(): number {
+    return this.#sockets.size;
+  }
+
+  /** Stops accepting, closes every connection, and stops the sweep. The store is the caller's. */
+  async close(): Promise<void> {
+    clearInterval(this.#sweep);
+    this.#unsubscribe();
+    for (const ws of this.#sockets) ws.terminate();
+    await new Promise<void>((resolve) => this.#wss.close(() => resolve()));
+    await new Promise<void>((resolve) => this.#http.close(() => resolve()));
+  }
+
+  async #listen(port: number, host: string): Promise<void> {
+    await new Promise<void>((resolve, reject) => {
+      this.#http.once('error', reject);
+      this.#http.listen(port, host, () => {
+        this.#http.off('error', reject);
+        resolve();
+      });
+    });
+    const bound = this.#http.address() as AddressInfo;
+    const shown = bound.family === 'IPv6' ? `[${bound.address}]` : bound.address;
+    this.#url = `ws://${shown}:${bound.port}/`;
+  }
+
+  #accept(ws: WebSocket): void {
+    if (this.#sockets.size >= (this.#options.connectionsMax ?? DEFAULT_CONNECTIONS_MAX)) {
+      this.metrics.disconnected('connections-max');
+      ws.close(1013, 'the relay has too many connections: try again later');
+      return;
+    }
+    this.#sockets.add(ws);
+    this.metrics.connections.inc();
+    let binary = false;
+    const connection = this.server.connect((message) => this.#send(ws, message, binary));
+    ws.on('message', (data: RawData, isBinary: boolean) => {
+      binary = isBinary;
+      this.#receive(ws, connection, data, isBinary);
+    });
+    ws.on('close', () => {
+      connection.close();
+      this.#sockets.delete(ws);
+      this.metrics.connections.dec();
+    });
+    ws.on('error', (error) => {
+      // ws reports protocol violations (oversize, bad UTF-8, bad frames) here and closes the socket.
+      this.metrics.disconnected('protocol-error');
+      this.#log('warn', 'connection-error', { reason: error.message });
+    });
+  }
+
+  #receive(ws: WebSocket, connection: RelayConnection, data: RawData, isBinary: boolean): void {
+    const started = performance.now();
+    const decoded = decodeFrame(data, isBinary, this.#limits);
+    void connection.handle(decoded, this.#clock.wall()).then((handled: Handled) => {
+      this.metrics.observe(handled, (performance.now() - started) / 1000);
+      if (handled.outcome === 'RELAY_UNAVAILABLE')
+        this.#log('error', 'store-unavailable', { type: handled.type });
+      if (connection.shouldClose) {
+        this.metrics.disconnected('malformed');
+        ws.close(1008, 'too many malformed messages');
+      }
+    });
+  }
+
+  #send(ws: WebSocket, message: RelayMessage, binary: boolean): void {
+    if (ws.readyState !== ws.OPEN) return;
+    if (ws.bufferedAmount > (this.#options.sendBufferMax ?? DEFAULT_SEND_BUFFER_MAX)) {
+      // A client that does not read its answers would hold them in our memory without bound.
+      this.metrics.disconnected('slow-reader');
+      this.#log('warn', 'slow-reader', { bufferedBytes: ws.bufferedAmount });
+      ws.terminate();
+      return;
+    }
+    ws.send(binary ? encodeRelayMessage(message) : encodeRelayJson(message), { binary });
+  }
+
+  async #serveHttp(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (req.method === 'GET' && req.url === '/metrics') {
+      res.writeHead(200, { 'content-type': this.metrics.registry.contentType });
+      res.end(await this.metrics.registry.metrics());
+    } else if (req.method === 'GET' && req.url === '/healthz') {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.end('ok\n');
+    } else {
+      res.writeHead(426, { 'content-type': 'text/plain', upgrade: 'websocket' });
+      res.end('This is a Postern relay: connect with a WebSocket; metrics are at /metrics.\n');
+    }
+  }
+
+  async #expire(): Promise<void> {
+    const now = this.#clock.wall();
+    try {
+      const counts = await this.#options.store.expire(now, now - this.#limits.usageRetentionMs);
+      if (counts.records + counts.nonces + counts.usage > 0) this.#log('info', 'expired', { ...counts });
+    } catch (cause) {
+      this.#log('error', 'expire-failed', { reason: (cause as Error).message });
+    }
+  }
+}
