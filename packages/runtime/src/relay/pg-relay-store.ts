@@ -70,7 +70,7 @@ export class PgRelayStore implements RelayStore {
       },
     });
     try {
-      await migrate(sql);
+      await migrate(sql, options.schema);
     } catch (cause) {
       await sql.end({ timeout: 1 });
       if (cause instanceof RelayStoreError) throw cause;
@@ -253,9 +253,10 @@ function redact(url: string): string {
   return url.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@');
 }
 
-async function migrate(sql: postgres.Sql): Promise<void> {
+async function migrate(sql: postgres.Sql, schema: string | undefined): Promise<void> {
   await sql.begin(async (tx) => {
     await tx`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK})`;
+    if (schema !== undefined) await tx`CREATE SCHEMA IF NOT EXISTS ${tx(schema)}`;
     await tx.unsafe(SCHEMA);
     const [row] = await tx<Row[]>`SELECT schema_version FROM relay_meta WHERE id = 1`;
     const version = row === undefined ? undefined : Number(row['schema_version']);

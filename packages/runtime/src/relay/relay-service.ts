@@ -70,8 +70,11 @@ export class RelayService {
     this.#log = options.log ?? (() => {});
     this.#limits = relayLimits(options.limits);
     this.#http = createServer((req, res) => void this.#serveHttp(req, res));
-    this.#wss = new WebSocketServer({ server: this.#http, maxPayload: this.#limits.messageBytesMax });
-    this.#wss.on('connection', (ws) => this.#accept(ws));
+    // noServer: the HTTP server's own errors (a port in use) reach #listen, not an unhandled event.
+    this.#wss = new WebSocketServer({ noServer: true, maxPayload: this.#limits.messageBytesMax });
+    this.#http.on('upgrade', (req, socket, head) =>
+      this.#wss.handleUpgrade(req, socket, head, (ws) => this.#accept(ws)),
+    );
     this.#unsubscribe = options.store.subscribe((paths) => server.handleStored(paths, this.#clock.wall()));
     this.#sweep = setInterval(() => void this.#expire(), options.expireEveryMs ?? 60_000);
     this.#sweep.unref();
