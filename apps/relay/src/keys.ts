@@ -1,5 +1,7 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { IdPrefix, decodeIdText, encodeIdText, fromBase64url } from '@postern/core';
+import type { CryptoProvider } from '@postern/crypto';
+import { describeIdentityError, parseIdentityDocument } from '@postern/identity';
 import { ConfigError } from './config.ts';
 
 /** A public key as a person gives it: a messaging id (`postern1…`) or 32 bytes of base64url. */
@@ -9,6 +11,24 @@ export function parsePublicKey(text: string): Uint8Array | undefined {
   if (id.ok) return id.value;
   const raw = fromBase64url(trimmed);
   return raw.ok && raw.value.length === 32 ? raw.value : undefined;
+}
+
+/**
+ * A key as an operator gives it on the command line: a key as above, or the path of someone's
+ * identity document (what `postern id --export` writes), whose signature is checked.
+ */
+export function resolvePublicKey(crypto: CryptoProvider, text: string): Uint8Array {
+  const key = parsePublicKey(text);
+  if (key !== undefined) return key;
+  if (!existsSync(text)) {
+    throw new ConfigError(
+      `"${text}" is not a public key or a file — give a messaging id (postern1…), 32 bytes of base64url, or an identity document`,
+    );
+  }
+  const doc = parseIdentityDocument(crypto, readFileSync(text, 'utf8'));
+  if (!doc.ok)
+    throw new ConfigError(`${text} is not a valid identity document: ${describeIdentityError(doc.error)}`);
+  return doc.value.pubkey;
 }
 
 export function showPublicKey(key: Uint8Array): string {

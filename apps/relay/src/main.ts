@@ -6,7 +6,7 @@ import { Command } from 'commander';
 import { createSodiumProvider } from '@postern/crypto';
 import { RelayStoreError } from '@postern/runtime';
 import { ConfigError, type RelayConfig, resolveConfig } from './config.ts';
-import { parsePublicKey, showPublicKey } from './keys.ts';
+import { resolvePublicKey, showPublicKey } from './keys.ts';
 import { jsonLogger, openStore, startRelay, syncAllowList } from './relay.ts';
 
 const crypto = createSodiumProvider();
@@ -54,7 +54,11 @@ withStoreOptions(program.command('start').description('run the relay until Ctrl-
 
 const accounts = program.command('accounts').description('open, close and list accounts (who may write)');
 
-withStoreOptions(accounts.command('open <key>').description('open (or reopen) the account of a key'))
+withStoreOptions(
+  accounts
+    .command('open <key>')
+    .description('open (or reopen) the account of a key: a messaging id or an identity document file'),
+)
   .option('--quota-records <n>', 'records it may hold')
   .option('--quota-bytes <n>', 'content bytes it may hold')
   .action(async (keyText: string, options: CliOptions) => {
@@ -108,10 +112,7 @@ withStoreOptions(accounts.command('list').description('list accounts'))
   });
 
 function requireKey(text: string): Uint8Array {
-  const key = parsePublicKey(text);
-  if (key === undefined)
-    fail(`"${text}" is not a public key — give a messaging id (postern1…) or 32 bytes of base64url`);
-  return key;
+  return resolvePublicKey(crypto, text);
 }
 
 function fail(sentence: string, code = 1): never {
