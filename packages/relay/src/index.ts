@@ -1,6 +1,7 @@
 export { type RelayLimits, DEFAULT_RELAY_LIMITS, relayLimits } from './limits.ts';
 export {
   SIGN_DOMAIN,
+  RELAY_PROTOCOL,
   RECORD_ID_BYTES,
   NONCE_BYTES,
   REQUEST_TYPES,

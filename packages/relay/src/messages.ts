@@ -25,6 +25,9 @@ import type { RelayLimits } from './limits.ts';
  */
 export const SIGN_DOMAIN = utf8('postern/relay/v1\n');
 
+/** The link protocol number of relay messages on Postern's Noise links (CBOR form). */
+export const RELAY_PROTOCOL = 4;
+
 export const RECORD_ID_BYTES = 16;
 export const NONCE_BYTES = 16;
 const KEY_BYTES = 32;

@@ -206,6 +206,12 @@ export class Host {
     return ok(undefined);
   }
 
+  /** Closes one peer's link: it broke a protocol's rules (a relay client that does not read, say). */
+  disconnect(nodeId: NodeId, code: CloseCodeName, detail: string): void {
+    const driver = this.#byNode.get(toHex(nodeId));
+    if (driver !== undefined) this.#closeLink(driver, code, detail);
+  }
+
   /** Closes every link gracefully (queued messages are sent), cancels dials, closes the listeners. */
   async close(): Promise<void> {
     this.#closed = true;

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { bytesEqual, millis } from '@postern/core';
+import { bytesEqual, millis, toBase64url } from '@postern/core';
 import { createSodiumProvider } from '@postern/crypto';
 import {
   type RelayMessage,
@@ -87,6 +87,7 @@ describe('relay server over WebSocket with SQLite', () => {
       crypto,
       store,
       port: 0,
+      noisePort: 0,
       limits: { contentBytesMax: 300 * 1024, messageBytesMax: 500 * 1024, pullsPerRecordMax: 1000 },
       sendBufferMax: 1024 * 1024,
       log,
@@ -120,6 +121,32 @@ describe('relay server over WebSocket with SQLite', () => {
       assert.equal(await b.read(path), null);
     });
   }
+
+  it('serves over a Noise link what was written over WebSocket, and pushes to a listener there', async () => {
+    const a = await connect(alice);
+    const noise = service.noiseAddress ?? '';
+    assert.ok(noise.startsWith('tcp://127.0.0.1:'));
+    const b = await RelayClient.connect(noise, { crypto, key: bob });
+    clients.push(b);
+    let hear: (paths: readonly string[]) => void = () => {};
+    const heard = new Promise<readonly string[]>((resolve) => (hear = resolve));
+    assert.equal(await b.listen(Date.now(), (paths) => hear(paths)), true);
+    const id = recordId();
+    const content = crypto.randomBytes(200 * 1024);
+    await a.write(bob.publicKey, { recordId: id, ttl: HOUR, tag: 'msg', content });
+    const path = formatPath({ receiver: bob.publicKey, sender: alice.publicKey, recordId: id });
+    assert.deepEqual(await heard, [path]);
+    const record = await b.read(path);
+    assert.ok(record !== null && bytesEqual(record.request.content, content));
+  });
+
+  it('refuses a Noise node that is not the relay its address names', async () => {
+    const impostor = service.noiseAddress?.replace(/#.*/, `#${toBase64url(newKey().publicKey)}`) ?? '';
+    await assert.rejects(
+      RelayClient.connect(impostor, { crypto, key: bob }),
+      /is not the relay whose key the address names/,
+    );
+  });
 
   it('pushes new records to a listening receiver, after what was already there', async () => {
     const a = await connect(alice);

@@ -5,22 +5,20 @@ import {
   type ClientEvent,
   type ClientFailure,
   type RelayLimits,
+  type RelayDecodeError,
   type RelayMessage,
   type RelayRequest,
   RelayClientSession,
   type SigningKey,
   type WriteRequest,
-  encodeRelayJson,
-  encodeRelayMessage,
   parseRelayAddress,
 } from '@postern/relay';
-import { type RawData, WebSocket } from 'ws';
 import { type Clock, systemClock } from '../clock.ts';
-import { decodeFrame } from './ws-frames.ts';
+import { type Carrier, noiseCarrier, webSocketCarrier } from './relay-carriers.ts';
 
 /**
- * A client connection to one relay over WebSocket: RelayClientSession's requests as promises.
- * `form` chooses seed 003's JSON (text frames) or the CBOR form (binary frames).
+ * A client connection to one relay: RelayClientSession's requests as promises, over a WebSocket
+ * (`form`: seed 003's JSON in text frames, or CBOR in binary frames) or a Noise link.
  */
 export interface RelayClientOptions {
   readonly crypto: CryptoProvider;
@@ -42,9 +40,8 @@ export class RelayClientError extends Error {
 }
 
 export class RelayClient {
-  readonly #ws: WebSocket;
+  readonly #carrier: Carrier;
   readonly #session: RelayClientSession;
-  readonly #form: 'json' | 'cbor';
   readonly #clock: Clock;
   readonly #waiting = new Map<string, (result: Result<unknown, ClientFailure>) => void>();
   #onRecords: ((paths: readonly string[]) => void) | undefined;
@@ -52,27 +49,21 @@ export class RelayClient {
   /** Why the relay misbehaved, if it did (answers that failed their checks were dropped). */
   readonly misbehaviour: string[] = [];
 
-  private constructor(ws: WebSocket, session: RelayClientSession, options: RelayClientOptions) {
-    this.#ws = ws;
+  private constructor(carrier: Carrier, session: RelayClientSession, options: RelayClientOptions) {
+    this.#carrier = carrier;
     this.#session = session;
-    this.#form = options.form ?? 'json';
     this.#clock = options.clock ?? systemClock;
-    ws.on('message', (data: RawData, isBinary: boolean) => this.#receive(data, isBinary));
-    ws.on('close', () => this.#dispatch(session.handleClosed()));
-    ws.on('error', () => {});
+    carrier.onMessage = (decoded) => this.#receive(decoded);
+    carrier.onClose = () => this.#dispatch(session.handleClosed());
   }
 
-  /** Connects to a relay address (`ws://host:port/#key`). */
+  /**
+   * Connects to a relay address: `ws://host:port/#key` (WebSocket, in `form`) or
+   * `tcp://host:port#key` (a Noise link, CBOR).
+   */
   static async connect(address: string, options: RelayClientOptions): Promise<RelayClient> {
     const parsed = parseRelayAddress(address);
     if (!parsed.ok) throw new Error(parsed.error);
-    const ws = new WebSocket(parsed.value.url, { maxPayload: 4 * 1024 * 1024 });
-    await new Promise<void>((resolve, reject) => {
-      ws.once('open', () => resolve());
-      ws.once('error', (error) =>
-        reject(new Error(`cannot reach the relay at ${parsed.value.url}: ${error.message}`)),
-      );
-    });
     const session = new RelayClientSession({
       crypto: options.crypto,
       key: options.key,
@@ -81,11 +72,15 @@ export class RelayClient {
       ...(options.requestTimeoutMs === undefined ? {} : { requestTimeoutMs: options.requestTimeoutMs }),
       ...(options.pendingMax === undefined ? {} : { pendingMax: options.pendingMax }),
     });
-    return new RelayClient(ws, session, options);
+    const carrier =
+      parsed.value.transport === 'noise'
+        ? await noiseCarrier(parsed.value.url, parsed.value.key, options.crypto, session.limits)
+        : await webSocketCarrier(parsed.value.url, options.form ?? 'json', session.limits);
+    return new RelayClient(carrier, session, options);
   }
 
   get open(): boolean {
-    return this.#ws.readyState === WebSocket.OPEN;
+    return this.#carrier.open;
   }
 
   write(receiver: Uint8Array, write: Omit<WriteRequest, 'type'>): Promise<true> {
@@ -116,7 +111,7 @@ export class RelayClient {
 
   /** Sends a message as given: for tests of what a relay does with messages no client would send. */
   sendRaw(data: string | Uint8Array): void {
-    this.#ws.send(data, { binary: typeof data !== 'string' });
+    this.#carrier.sendRaw(data);
   }
 
   /** Signs a request without sending it (for replay tests). */
@@ -134,20 +129,14 @@ export class RelayClient {
         result.ok ? resolve(result.value) : reject(new RelayClientError(result.error)),
       );
     });
-    this.#ws.send(this.#form === 'json' ? encodeRelayJson(message) : encodeRelayMessage(message), {
-      binary: this.#form === 'cbor',
-    });
+    this.#carrier.send(message);
     this.#arm();
     return answer;
   }
 
   async close(): Promise<void> {
     if (this.#timer !== undefined) clearTimeout(this.#timer);
-    if (this.#ws.readyState === WebSocket.CLOSED) return;
-    await new Promise<void>((resolve) => {
-      this.#ws.once('close', () => resolve());
-      this.#ws.close();
-    });
+    await this.#carrier.close();
   }
 
   #call(body: RelayRequest, to?: Uint8Array): Promise<unknown> {
@@ -157,8 +146,7 @@ export class RelayClient {
     return this.send(made.value.message);
   }
 
-  #receive(data: RawData, isBinary: boolean): void {
-    const decoded = decodeFrame(data, isBinary, this.#session.limits);
+  #receive(decoded: Result<RelayMessage, RelayDecodeError>): void {
     if (!decoded.ok) {
       this.misbehaviour.push(`an undecodable answer: ${JSON.stringify(decoded.error)}`);
       return;

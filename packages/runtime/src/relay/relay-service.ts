@@ -1,13 +1,17 @@
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { toHex } from '@postern/core';
 import type { CryptoProvider } from '@postern/crypto';
 import {
   type Handled,
+  RELAY_PROTOCOL,
+  type SigningKey,
   type RelayConnection,
   type RelayLimits,
   type RelayMessage,
   RelayServer,
   type RelayStore,
+  decodeRelayMessage,
   encodeRelayJson,
   encodeRelayMessage,
   formatRelayAddress,
@@ -15,6 +19,8 @@ import {
 } from '@postern/relay';
 import { type RawData, type WebSocket, WebSocketServer } from 'ws';
 import { type Clock, systemClock } from '../clock.ts';
+import { Host } from '../host.ts';
+import { relayNodeKeys } from './relay-carriers.ts';
 import { decodeFrame } from './ws-frames.ts';
 import { RelayMetrics } from './relay-metrics.ts';
 
@@ -29,6 +35,8 @@ export interface RelayServiceOptions {
   readonly store: RelayStore;
   readonly port: number;
   readonly host?: string;
+  /** Also take CBOR requests on Postern Noise links (link protocol 4) on this TCP port. */
+  readonly noisePort?: number;
   readonly limits?: Partial<RelayLimits>;
   readonly clock?: Clock;
   readonly log?: RelayLog;
@@ -62,6 +70,7 @@ export class RelayService {
   readonly #unsubscribe: () => void;
   readonly #sweep: NodeJS.Timeout;
   #url = '';
+  #noise: { host: Host; address: string; connections: Map<string, RelayConnection> } | undefined;
 
   private constructor(options: RelayServiceOptions, server: RelayServer) {
     this.#options = options;
@@ -89,13 +98,22 @@ export class RelayService {
       options,
       new RelayServer({ crypto, key, store: options.store, ...limits }),
     );
-    await service.#listen(options.port, options.host ?? '127.0.0.1');
+    const host = options.host ?? '127.0.0.1';
+    await service.#listen(options.port, host);
+    if (options.noisePort !== undefined) await service.#listenNoise(key, options.noisePort, host);
     return service;
   }
 
   /** The address clients use: the WebSocket URL with the relay's key as its fragment. */
   get address(): string {
     return formatRelayAddress({ url: this.#url, key: this.server.publicKey });
+  }
+
+  /** The Noise address (`tcp://host:port#key`), if the relay takes Noise links. */
+  get noiseAddress(): string | undefined {
+    return this.#noise === undefined
+      ? undefined
+      : formatRelayAddress({ url: this.#noise.address, key: this.server.publicKey });
   }
 
   get port(): number {
@@ -111,6 +129,7 @@ export class RelayService {
     clearInterval(this.#sweep);
     this.#unsubscribe();
     for (const ws of this.#sockets) ws.terminate();
+    await this.#noise?.host.close();
     await new Promise<void>((resolve) => this.#wss.close(() => resolve()));
     await new Promise<void>((resolve) => this.#http.close(() => resolve()));
   }
@@ -126,6 +145,53 @@ export class RelayService {
     const bound = this.#http.address() as AddressInfo;
     const shown = bound.family === 'IPv6' ? `[${bound.address}]` : bound.address;
     this.#url = `ws://${shown}:${bound.port}/`;
+  }
+
+  async #listenNoise(key: SigningKey, port: number, host: string): Promise<void> {
+    const connections = new Map<string, RelayConnection>();
+    const links = new Host({
+      crypto: this.#options.crypto,
+      keys: relayNodeKeys(this.#options.crypto, key),
+      capabilities: ['relay'],
+      limits: { connectionsMax: this.#options.connectionsMax ?? DEFAULT_CONNECTIONS_MAX },
+      onLinkUp: (nodeId) => {
+        const peer = toHex(nodeId);
+        this.metrics.connections.inc();
+        connections.set(
+          peer,
+          this.server.connect((message) => {
+            const sent = links.send(nodeId, RELAY_PROTOCOL, encodeRelayMessage(message));
+            if (!sent.ok && sent.error.code === 'LINK_QUEUE_FULL') {
+              this.metrics.disconnected('slow-reader');
+              this.#log('warn', 'slow-reader', { transport: 'noise' });
+              links.disconnect(nodeId, 'ProtocolViolation', 'answers not read');
+            }
+          }),
+        );
+      },
+      onLinkDown: (nodeId) => {
+        const peer = nodeId === undefined ? undefined : toHex(nodeId);
+        const connection = peer === undefined ? undefined : connections.get(peer);
+        if (peer === undefined || connection === undefined) return;
+        connection.close();
+        connections.delete(peer);
+        this.metrics.connections.dec();
+      },
+      onMessage: (from, protocol, bytes) => {
+        const connection = connections.get(toHex(from));
+        if (protocol !== RELAY_PROTOCOL || connection === undefined) return;
+        const started = performance.now();
+        void connection
+          .handle(decodeRelayMessage(bytes, this.#limits), this.#clock.wall())
+          .then((handled) => {
+            this.metrics.observe(handled, (performance.now() - started) / 1000);
+            if (connection.shouldClose)
+              links.disconnect(from, 'ProtocolViolation', 'too many malformed messages');
+          });
+      },
+    });
+    const address = await links.listenTcp(port, host);
+    this.#noise = { host: links, address, connections };
   }
 
   #accept(ws: WebSocket): void {

@@ -120,7 +120,13 @@ export class SqliteRelayStore implements RelayStore {
     const rows = this.#sql.inventory.all(receiver, now, afterTs, beforeTs, limit + 1) as Row[];
     const page = pageOf(rows.map(toListed), limit, beforeTs);
     if (!('splitAt' in page)) return Promise.resolve(mapPage(page, (row) => row.path));
-    const same = this.#sql.inventory.all(receiver, now, page.splitAt - 1, page.splitAt) as Row[];
+    const same = this.#sql.inventory.all(
+      receiver,
+      now,
+      page.splitAt - 1,
+      page.splitAt,
+      SAME_MS_ITEMS_MAX,
+    ) as Row[];
     return Promise.resolve({
       items: same.map((row) => toListed(row).path),
       complete: page.splitAt >= beforeTs,
