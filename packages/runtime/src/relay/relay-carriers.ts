@@ -77,20 +77,32 @@ export async function noiseCarrier(
 ): Promise<Carrier> {
   const announced = new Map<string, Uint8Array>();
   let relay: NodeId | undefined;
-  let carrier: Carrier | undefined;
+  const isRelay = (nodeId: NodeId | undefined) =>
+    nodeId !== undefined && relay !== undefined && bytesEqual(nodeId, relay);
   const host = new Host({
     crypto,
     keys: createNodeKeys(crypto),
     onLinkUp: (nodeId, announcement) => announced.set(toHex(nodeId), announcement.signingKey),
     onMessage: (from, protocol, bytes) => {
-      if (protocol === RELAY_PROTOCOL && relay !== undefined && bytesEqual(from, relay)) {
-        carrier?.onMessage(decodeRelayMessage(bytes, limits));
-      }
+      if (protocol === RELAY_PROTOCOL && isRelay(from)) carrier.onMessage(decodeRelayMessage(bytes, limits));
     },
     onLinkDown: (nodeId) => {
-      if (nodeId !== undefined && relay !== undefined && bytesEqual(nodeId, relay)) carrier?.onClose();
+      if (isRelay(nodeId)) carrier.onClose();
     },
   });
+  const send = (bytes: Uint8Array) => {
+    if (relay !== undefined) void host.send(relay, RELAY_PROTOCOL, bytes);
+  };
+  const carrier: Carrier = {
+    get open() {
+      return relay !== undefined && host.isConnected(relay);
+    },
+    send: (message) => send(encodeRelayMessage(message)),
+    sendRaw: (data) => send(typeof data === 'string' ? new TextEncoder().encode(data) : data),
+    close: () => host.close(),
+    onMessage: () => {},
+    onClose: () => {},
+  };
   try {
     relay = await host.dial(address);
   } catch (error) {
@@ -102,18 +114,6 @@ export async function noiseCarrier(
     await host.close();
     throw new Error(`the node at ${address} is not the relay whose key the address names`);
   }
-  const peer = relay;
-  carrier = {
-    get open() {
-      return host.isConnected(peer);
-    },
-    send: (message) => void host.send(peer, RELAY_PROTOCOL, encodeRelayMessage(message)),
-    sendRaw: (data) =>
-      void host.send(peer, RELAY_PROTOCOL, typeof data === 'string' ? new TextEncoder().encode(data) : data),
-    close: () => host.close(),
-    onMessage: () => {},
-    onClose: () => {},
-  };
   return carrier;
 }
 
