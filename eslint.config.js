@@ -83,7 +83,7 @@ export default tseslint.config(
   {
     languageOptions: {
       parserOptions: {
-        projectService: { allowDefaultProject: ['*.js', 'scripts/*.mjs'] },
+        projectService: { allowDefaultProject: ['*.js', 'scripts/*.mjs', 'packages/runtime/src/*.mjs'] },
         tsconfigRootDir: import.meta.dirname,
       },
     },

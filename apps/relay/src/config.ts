@@ -21,6 +21,8 @@ export interface RelayConfig {
   readonly quotaRecords: number;
   readonly quotaBytes: number;
   readonly pullsPerRecord: number;
+  /** Worker threads verifying request signatures; 0 verifies on the event loop. */
+  readonly verifyThreads: number;
 }
 
 export class ConfigError extends Error {
@@ -38,9 +40,17 @@ export const ENV: Record<keyof RelayConfig, string> = {
   quotaRecords: 'POSTERN_RELAY_QUOTA_RECORDS',
   quotaBytes: 'POSTERN_RELAY_QUOTA_BYTES',
   pullsPerRecord: 'POSTERN_RELAY_PULLS_PER_RECORD',
+  verifyThreads: 'POSTERN_RELAY_VERIFY_THREADS',
 };
 
-const NUMBERS = new Set<keyof RelayConfig>(['port', 'quotaRecords', 'quotaBytes', 'pullsPerRecord']);
+/** Number settings and their ranges. */
+const NUMBERS: Partial<Record<keyof RelayConfig, { min: number; max: number; what: string }>> = {
+  port: { min: 0, max: 65_535, what: 'a port number (0 to 65535)' },
+  quotaRecords: { min: 1, max: Number.MAX_SAFE_INTEGER, what: 'a positive integer' },
+  quotaBytes: { min: 1, max: Number.MAX_SAFE_INTEGER, what: 'a positive integer' },
+  pullsPerRecord: { min: 1, max: Number.MAX_SAFE_INTEGER, what: 'a positive integer' },
+  verifyThreads: { min: 0, max: 64, what: 'a number of threads (0 to 64)' },
+};
 
 export function defaults(env: NodeJS.ProcessEnv): RelayConfig {
   return {
@@ -53,6 +63,7 @@ export function defaults(env: NodeJS.ProcessEnv): RelayConfig {
     quotaRecords: DEFAULT_RELAY_LIMITS.accountRecordsMax,
     quotaBytes: DEFAULT_RELAY_LIMITS.accountBytesMax,
     pullsPerRecord: DEFAULT_RELAY_LIMITS.pullsPerRecordMax,
+    verifyThreads: 0,
   };
 }
 
@@ -67,7 +78,8 @@ export function resolveConfig(
   for (const name of Object.keys(ENV) as (keyof RelayConfig)[]) {
     const value = cli[name] ?? env[ENV[name]] ?? fromFile[name];
     if (value === undefined) continue;
-    merged[name] = NUMBERS.has(name) ? positiveInteger(name, value) : text(name, value);
+    const range = NUMBERS[name];
+    merged[name] = range === undefined ? text(name, value) : integer(name, value, range);
   }
   return merged as unknown as RelayConfig;
 }
@@ -103,16 +115,10 @@ function text(name: string, value: unknown): string {
   return value;
 }
 
-function positiveInteger(name: string, value: unknown): number {
+function integer(name: string, value: unknown, range: { min: number; max: number; what: string }): number {
   const number = typeof value === 'number' ? value : Number(String(value).trim());
-  if (
-    !Number.isSafeInteger(number) ||
-    number < (name === 'port' ? 0 : 1) ||
-    (name === 'port' && number > 65_535)
-  ) {
-    throw new ConfigError(
-      `${name} must be ${name === 'port' ? 'a port number (0 to 65535)' : 'a positive integer'}, not "${String(value)}"`,
-    );
+  if (!Number.isSafeInteger(number) || number < range.min || number > range.max) {
+    throw new ConfigError(`${name} must be ${range.what}, not "${String(value)}"`);
   }
   return number;
 }

@@ -67,6 +67,7 @@ export async function startRelay(
       port: config.port,
       host: config.host,
       limits: { pullsPerRecordMax: config.pullsPerRecord },
+      verifyThreads: config.verifyThreads,
       log,
     });
     log('info', 'started', {

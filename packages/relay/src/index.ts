@@ -31,7 +31,14 @@ export {
   signRelayMessage,
   verifyRelayMessage,
 } from './messages.ts';
-export { BYTE_FIELDS, encodeRelayJson, decodeRelayJson, toJsonValue } from './json.ts';
+export {
+  BYTE_FIELDS,
+  type Base64urlCodec,
+  PORTABLE_BASE64URL,
+  encodeRelayJson,
+  decodeRelayJson,
+  toJsonValue,
+} from './json.ts';
 export { type RecordPath, formatPath, parsePath } from './paths.ts';
 export { type RelayError, type RelayErrorCode, describeRelayError } from './errors.ts';
 export {

@@ -32,6 +32,11 @@ export interface RelayServerOptions {
   readonly key: SigningKey;
   readonly store: RelayStore;
   readonly limits?: Partial<RelayLimits>;
+  /**
+   * Checks a request's signature off the caller's thread (the runtime's verification workers);
+   * by default `crypto` verifies it in line.
+   */
+  readonly verify?: (message: RelayMessage) => Promise<boolean>;
 }
 
 /** What became of one message: for logs and metrics. */
@@ -53,6 +58,7 @@ export class RelayServer {
   readonly #crypto: CryptoProvider;
   readonly #key: SigningKey;
   readonly #store: RelayStore;
+  readonly #verify: ((message: RelayMessage) => Promise<boolean>) | undefined;
   /** Listening connections by receiver (hex). */
   readonly #listeners = new Map<string, Set<RelayConnection>>();
 
@@ -61,6 +67,7 @@ export class RelayServer {
     this.#crypto = options.crypto;
     this.#key = options.key;
     this.#store = options.store;
+    this.#verify = options.verify;
     this.publicKey = options.key.publicKey;
   }
 
@@ -117,7 +124,9 @@ export class RelayServer {
     if (skewMs > this.limits.clockSkewMs) {
       return { code: 'RELAY_STALE', skewMs, maxMs: this.limits.clockSkewMs };
     }
-    if (!verifyRelayMessage(this.#crypto, message)) return { code: 'RELAY_BAD_SIGNATURE' };
+    const valid =
+      this.#verify === undefined ? verifyRelayMessage(this.#crypto, message) : await this.#verify(message);
+    if (!valid) return { code: 'RELAY_BAD_SIGNATURE' };
     // A write is addressed to its receiver and made idempotent by its recordId; every other
     // request is addressed to this relay and used once.
     if (message.request.type === 'write') return undefined;

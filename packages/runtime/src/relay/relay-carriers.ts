@@ -6,13 +6,12 @@ import {
   type RelayLimits,
   type RelayMessage,
   decodeRelayMessage,
-  encodeRelayJson,
   encodeRelayMessage,
 } from '@postern/relay';
 import { type NodeKeys, createNodeKeys, nodeIdOf } from '@postern/transport';
 import { type RawData, WebSocket } from 'ws';
 import { Host } from '../host.ts';
-import { decodeFrame } from './ws-frames.ts';
+import { decodeFrame, encodeJsonFrame } from './ws-frames.ts';
 
 /**
  * What carries a client's relay messages: a WebSocket (JSON text or CBOR binary frames) or a Noise
@@ -43,7 +42,7 @@ export async function webSocketCarrier(
       return ws.readyState === WebSocket.OPEN;
     },
     send: (message) =>
-      ws.send(form === 'json' ? encodeRelayJson(message) : encodeRelayMessage(message), {
+      ws.send(form === 'json' ? encodeJsonFrame(message) : encodeRelayMessage(message), {
         binary: form === 'cbor',
       }),
     sendRaw: (data) => ws.send(data, { binary: typeof data !== 'string' }),

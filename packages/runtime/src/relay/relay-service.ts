@@ -12,16 +12,17 @@ import {
   RelayServer,
   type RelayStore,
   decodeRelayMessage,
-  encodeRelayJson,
   encodeRelayMessage,
   formatRelayAddress,
   relayLimits,
+  signingBytes,
 } from '@postern/relay';
 import { type RawData, type WebSocket, WebSocketServer } from 'ws';
 import { type Clock, systemClock } from '../clock.ts';
 import { Host } from '../host.ts';
+import { VerifyPool } from '../verify-pool.ts';
 import { relayNodeKeys } from './relay-carriers.ts';
-import { decodeFrame } from './ws-frames.ts';
+import { decodeFrame, encodeJsonFrame } from './ws-frames.ts';
 import { RelayMetrics } from './relay-metrics.ts';
 
 /**
@@ -45,6 +46,8 @@ export interface RelayServiceOptions {
   readonly connectionsMax?: number;
   /** How often expired records, nonces and old usage are removed. */
   readonly expireEveryMs?: number;
+  /** Worker threads that verify request signatures (0: on the event loop). */
+  readonly verifyThreads?: number;
 }
 
 /** Structured log lines: `{ level, event, ...fields }`, one JSON object each in apps/relay. */
@@ -70,6 +73,7 @@ export class RelayService {
   readonly #unsubscribe: () => void;
   readonly #sweep: NodeJS.Timeout;
   #url = '';
+  #pool: VerifyPool | undefined;
   #noise: { host: Host; address: string; connections: Map<string, RelayConnection> } | undefined;
 
   private constructor(options: RelayServiceOptions, server: RelayServer) {
@@ -94,10 +98,12 @@ export class RelayService {
     const { crypto } = options;
     const key = await options.store.relayKey(() => crypto.ed25519KeyPairFromSeed(crypto.randomBytes(32)));
     const limits = options.limits === undefined ? {} : { limits: options.limits };
-    const service = new RelayService(
-      options,
-      new RelayServer({ crypto, key, store: options.store, ...limits }),
-    );
+    const pool = (options.verifyThreads ?? 0) > 0 ? new VerifyPool(options.verifyThreads ?? 1) : undefined;
+    const verify =
+      pool === undefined ? {} : { verify: (m: RelayMessage) => pool.verify(m.from, signingBytes(m), m.sig) };
+    const server = new RelayServer({ crypto, key, store: options.store, ...limits, ...verify });
+    const service = new RelayService(options, server);
+    service.#pool = pool;
     const host = options.host ?? '127.0.0.1';
     await service.#listen(options.port, host);
     if (options.noisePort !== undefined) await service.#listenNoise(key, options.noisePort, host);
@@ -130,6 +136,7 @@ export class RelayService {
     this.#unsubscribe();
     for (const ws of this.#sockets) ws.terminate();
     await this.#noise?.host.close();
+    await this.#pool?.close();
     await new Promise<void>((resolve) => this.#wss.close(() => resolve()));
     await new Promise<void>((resolve) => this.#http.close(() => resolve()));
   }
@@ -243,7 +250,7 @@ export class RelayService {
       ws.terminate();
       return;
     }
-    ws.send(binary ? encodeRelayMessage(message) : encodeRelayJson(message), { binary });
+    ws.send(binary ? encodeRelayMessage(message) : encodeJsonFrame(message), { binary });
   }
 
   async #serveHttp(req: IncomingMessage, res: ServerResponse): Promise<void> {

@@ -1,0 +1,42 @@
+// npm run bench:relay [-- --quick]: the relay under load, on SQLite and (with POSTERN_PG_URL) on
+// PostgreSQL, then a quota filling up. Figures go to docs/BENCHMARKS.md.
+import { arch, cpus, totalmem } from 'node:os';
+import { printRelayLoad, runQuotaFill, runRelayLoad } from './relay-load.bench.ts';
+
+const quick = process.argv.includes('--quick');
+const pgUrl = process.env['POSTERN_PG_URL'];
+const shape = quick
+  ? { writers: 150, readers: 50, warmupMs: 1000, measureMs: 2000 }
+  : { writers: 4000, readers: 1000, warmupMs: 5000, measureMs: 20_000 };
+console.log('Relay load');
+console.log(`  date: ${new Date().toISOString()}`);
+console.log(
+  `  machine: ${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, ${arch()}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`,
+);
+console.log(
+  `  method: a relay process (apps/relay) and this load generator on loopback WebSockets (JSON); ${shape.writers} writers with one signed ${512}-byte write in flight each (answered after the durable commit), ${shape.readers} readers listening and reading every record pushed to them; ${shape.warmupMs / 1000} s warm-up, ${shape.measureMs / 1000} s measured; relay CPU and RSS from /proc`,
+);
+const runs: { storage: 'sqlite' | 'postgresql'; verifyThreads: number }[] = [
+  { storage: 'sqlite', verifyThreads: 0 },
+  { storage: 'sqlite', verifyThreads: 1 },
+  ...(pgUrl === undefined
+    ? []
+    : [
+        { storage: 'postgresql' as const, verifyThreads: 0 },
+        { storage: 'postgresql' as const, verifyThreads: 1 },
+      ]),
+];
+for (const run of quick ? runs.filter((r) => r.verifyThreads === 1) : runs) {
+  printRelayLoad(await runRelayLoad({ ...run, ...shape, ...(pgUrl === undefined ? {} : { pgUrl }) }));
+}
+const quota = await runQuotaFill({
+  storage: 'sqlite',
+  verifyThreads: 0,
+  ...shape,
+  writers: quick ? 20 : 200,
+  quota: 1000,
+  seconds: quick ? 3 : 10,
+});
+console.log(
+  `  quota fill (SQLite, one account of ${quota.quota} records, ${quick ? 20 : 200} writers backing off 1 s, doubling, on "full"): ${quota.storedBeforeFull} stored, then ${quota.fullAnswers} "full" answers in ${quota.seconds} s (${quota.writeAttempts} attempts); the answer: "${quota.firstFullMessage}"`,
+);

@@ -1,0 +1,27 @@
+import assert from 'node:assert/strict';
+import { after, describe, it } from 'node:test';
+import { createSodiumProvider } from '@postern/crypto';
+import { VerifyPool } from '../src/verify-pool.ts';
+
+const crypto = createSodiumProvider();
+
+describe('signature verification on worker threads', () => {
+  const pool = new VerifyPool(2);
+  after(() => pool.close());
+
+  it('agrees with the provider on valid, forged and malformed signatures, in one batch or many', async () => {
+    const key = crypto.ed25519KeyPairFromSeed(crypto.randomBytes(32));
+    const cases = Array.from({ length: 300 }, (_, i) => {
+      const message = crypto.randomBytes(i % 50);
+      const signature = crypto.ed25519Sign(key.secretKey, message);
+      if (i % 3 === 1) signature[i % 64] = (signature[i % 64] as number) ^ 1;
+      const publicKey = i % 7 === 2 ? crypto.randomBytes(32) : key.publicKey;
+      return { publicKey, message, signature: i % 11 === 5 ? signature.subarray(0, 63) : signature };
+    });
+    const results = await Promise.all(cases.map((c) => pool.verify(c.publicKey, c.message, c.signature)));
+    for (const [i, c] of cases.entries()) {
+      assert.equal(results[i], crypto.ed25519Verify(c.publicKey, c.message, c.signature), `case ${i}`);
+    }
+    assert.ok(results.some((r) => r) && results.some((r) => !r));
+  });
+});
