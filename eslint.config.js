@@ -83,7 +83,7 @@ export default tseslint.config(
   {
     languageOptions: {
       parserOptions: {
-        projectService: { allowDefaultProject: ['*.js', 'scripts/*.mjs', 'packages/runtime/src/*.mjs'] },
+        projectService: { allowDefaultProject: ['*.js', 'scripts/*.mjs', 'packages/runtime/src/*.mjs', 'packages/runtime/test/fixtures/*.mjs'] },
         tsconfigRootDir: import.meta.dirname,
       },
     },

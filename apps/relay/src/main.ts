@@ -39,6 +39,10 @@ withStoreOptions(program.command('start').description('run the relay until Ctrl-
     '--pulls-per-record <n>',
     'reads of one record before it is refused (env POSTERN_RELAY_PULLS_PER_RECORD)',
   )
+  .option(
+    '--verify-threads <n>',
+    'worker threads verifying signatures, 0 for none (env POSTERN_RELAY_VERIFY_THREADS)',
+  )
   .action(async (options: CliOptions) => {
     const config = resolveConfig(options, process.env);
     const relay = await startRelay(crypto, config, jsonLogger);

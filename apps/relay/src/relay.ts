@@ -24,7 +24,10 @@ export async function openStore(config: RelayConfig): Promise<RelayStore> {
   return new SqliteRelayStore(join(config.data, 'relay.db'));
 }
 
-/** Opens the listed accounts and closes allow-list accounts no longer listed. */
+/**
+ * Opens the listed accounts and closes allow-list accounts no longer listed. Accounts the operator
+ * opened or closed by hand (`accounts open|close`) are left as they are.
+ */
 export async function syncAllowList(
   store: RelayStore,
   config: RelayConfig,
@@ -35,7 +38,16 @@ export async function syncAllowList(
   const listed = readAllowList(config.allowList);
   const keep = new Set(listed.map((key) => toHex(key)));
   const quota = { recordsMax: config.quotaRecords, bytesMax: config.quotaBytes };
-  for (const key of listed) await store.openAccount(key, quota, 'allow-list', now);
+  let skipped = 0;
+  for (const key of listed) {
+    // An account the operator opened or closed by hand is the operator's, not the list's.
+    const existing = await store.account(key);
+    if (existing !== undefined && existing.source !== 'allow-list') {
+      skipped++;
+      continue;
+    }
+    await store.openAccount(key, quota, 'allow-list', now);
+  }
   let closed = 0;
   for (const account of await store.accounts()) {
     if (account.source === 'allow-list' && account.active && !keep.has(toHex(account.pubkey))) {
@@ -43,7 +55,12 @@ export async function syncAllowList(
       closed++;
     }
   }
-  log('info', 'allow-list', { file: config.allowList, open: listed.length, closed });
+  log('info', 'allow-list', {
+    file: config.allowList,
+    open: listed.length - skipped,
+    closed,
+    operatorAccounts: skipped,
+  });
 }
 
 export interface RunningRelay {

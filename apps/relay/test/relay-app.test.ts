@@ -78,6 +78,15 @@ describe('relay configuration', () => {
       true,
       "an operator account is not the list's to close",
     );
+    writeFileSync(list, `${showPublicKey(keys[2]!)}\n`);
+    await store.closeAccount(keys[2]!, 4);
+    await syncAllowList(store, config, log, 5);
+    assert.equal(
+      (await store.account(keys[2]!))?.active,
+      false,
+      'an account the operator closed stays closed',
+    );
+    assert.equal((await store.account(keys[2]!))?.recordsMax, 1, 'and keeps its quota');
     writeFileSync(list, 'not-a-key\n');
     await assert.rejects(
       syncAllowList(store, config, log, 4),

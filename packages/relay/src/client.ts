@@ -2,6 +2,7 @@ import { type Result, bytesEqual, err, ok, toHex } from '@postern/core';
 import type { CryptoProvider } from '@postern/crypto';
 import { type AnswerValue, answerReader } from './answers.ts';
 import { type RelayLimits, relayLimits } from './limits.ts';
+import { formatPath } from './paths.ts';
 import {
   type RelayAnswer,
   type RelayMessage,
@@ -46,6 +47,8 @@ export interface RelayClientOptions {
 interface Pending {
   readonly type: RelayRequest['type'];
   readonly sentAt: number;
+  /** For a read: the path asked for, which the record must be. */
+  readonly path?: string;
 }
 
 export class RelayClientSession {
@@ -87,7 +90,7 @@ export class RelayClientSession {
     if (this.#pending.size >= this.#pendingMax) return err({ code: 'RELAY_CLIENT_TOO_MANY_REQUESTS' });
     const message = signRelayMessage(this.#crypto, this.#key, to ?? this.#relayKey, now, body);
     const id = toHex(message.nonce);
-    this.#pending.set(id, { type: body.type, sentAt: now });
+    this.#pending.set(id, pendingOf(body, now));
     if (body.type === 'listen') this.#listenId = id;
     return ok({ id, message });
   }
@@ -95,7 +98,7 @@ export class RelayClientSession {
   /** Expects an answer to a message signed earlier (sent again, as a replay test does). */
   track(message: RelayMessage<RelayRequest>, now: number): string {
     const id = toHex(message.nonce);
-    this.#pending.set(id, { type: message.request.type, sentAt: now });
+    this.#pending.set(id, pendingOf(message.request, now));
     return id;
   }
 
@@ -129,7 +132,7 @@ export class RelayClientSession {
     this.#pending.delete(id);
     if (body.type === 'error')
       return { type: 'answer', id, result: err({ code: body.code, error: body.error }) };
-    return { type: 'answer', id, result: this.#value(pending.type, body.value) };
+    return { type: 'answer', id, result: this.#value(pending, body.value) };
   }
 
   /** Fails requests older than the timeout; idempotent. */
@@ -165,7 +168,8 @@ export class RelayClientSession {
     return failed;
   }
 
-  #value(type: RelayRequest['type'], value: unknown): Result<unknown, ClientFailure> {
+  #value(pending: Pending, value: unknown): Result<unknown, ClientFailure> {
+    const { type } = pending;
     const read = answerReader(type, this.limits)(value as never, '$.value');
     if (!read.ok) return err({ code: 'RELAY_CLIENT_BAD_ANSWER', error: JSON.stringify(read.error) });
     if (type === 'read' && read.value !== null) {
@@ -177,10 +181,21 @@ export class RelayClientSession {
           error: "a record without its sender's valid signature",
         });
       }
-      if (!bytesEqual(record.to, this.#key.publicKey)) {
-        return err({ code: 'RELAY_CLIENT_BAD_ANSWER', error: 'a record addressed to someone else' });
+      const path = formatPath({
+        receiver: record.to,
+        sender: record.from,
+        recordId: record.request.recordId,
+      });
+      if (!bytesEqual(record.to, this.#key.publicKey) || path !== pending.path) {
+        return err({ code: 'RELAY_CLIENT_BAD_ANSWER', error: 'a record other than the one asked for' });
       }
     }
     return ok(read.value);
   }
+}
+
+function pendingOf(body: RelayRequest, now: number): Pending {
+  return body.type === 'read'
+    ? { type: 'read', sentAt: now, path: body.path }
+    : { type: body.type, sentAt: now };
 }

@@ -40,7 +40,7 @@ export function describeRelayError(error: RelayError): string {
     case 'RELAY_NO_ACCOUNT':
       return 'the sender has no active account on this relay';
     case 'RELAY_QUOTA_FULL':
-      return `full: the account holds ${error.records} of ${error.recordsMax} records and ${error.bytes} of ${error.bytesMax} bytes; wait for records to be read, deleted or expire`;
+      return `full: the account holds ${error.records} of ${error.recordsMax} records and ${error.bytes} of ${error.bytesMax} bytes; wait for its records to be deleted or to expire`;
     case 'RELAY_TTL_TOO_LONG':
       return `the ttl is ${error.ttlMs} ms; this relay keeps records at most ${error.maxMs} ms`;
     case 'RELAY_EXPIRED':
@@ -56,7 +56,7 @@ export function describeRelayError(error: RelayError): string {
     case 'RELAY_BAD_WINDOW':
       return 'afterTs must be less than beforeTs';
     case 'RELAY_BUSY':
-      return 'too many requests at once on this connection: wait for answers before sending more';
+      return 'the relay is busy (too many requests in flight on this connection, or its storage queue is full): wait for answers, then retry';
     case 'RELAY_UNAVAILABLE':
       return 'the relay could not reach its storage: try again later';
   }

@@ -21,6 +21,12 @@ export interface RelayLimits {
   readonly pullsPerRecordMax: number;
   /** Paths in one inventory answer or one listen push: a client pages through more. */
   readonly pathsPerAnswerMax: number;
+  /**
+   * Listings (inventory, usage) stop this far short of the relay's clock: a record stored that
+   * recently may still be committing through another process, and a page that went past it would
+   * let a client page beyond a record it never saw.
+   */
+  readonly listingSettleMs: number;
   /** Usage entries in one usage report: the client pages through more. */
   readonly usagePerAnswerMax: number;
   /** Usage entries are kept this long: a billing period and then some. */
@@ -44,6 +50,7 @@ export const DEFAULT_RELAY_LIMITS: RelayLimits = {
   clockSkewMs: 5 * 60 * 1000,
   pullsPerRecordMax: 8,
   pathsPerAnswerMax: 1000,
+  listingSettleMs: 2000,
   usagePerAnswerMax: 1000,
   usageRetentionMs: 62 * 24 * 60 * 60 * 1000,
   requestsInFlightPerConnectionMax: 256,

@@ -72,8 +72,8 @@ export class RelayServer {
   }
 
   /** A new client connection; `send` carries answers to it in the connection's own form. */
-  connect(send: (message: RelayMessage) => void): RelayConnection {
-    return new RelayConnection(this, send);
+  connect(send: (message: RelayMessage) => void, whenWritable?: () => Promise<void>): RelayConnection {
+    return new RelayConnection(this, send, whenWritable ?? (() => Promise.resolve()));
   }
 
   /** Records were stored (here or by another process on a shared database): push them to listeners. */
@@ -131,10 +131,12 @@ export class RelayServer {
     // request is addressed to this relay and used once.
     if (message.request.type === 'write') return undefined;
     if (!bytesEqual(message.to, this.publicKey)) return { code: 'RELAY_WRONG_RELAY' };
+    // Kept past the window's far edge (timestamp + skew) by another skew: a replay is refused as seen
+    // until it is surely refused as stale, whatever the clocks of relay processes sharing a store.
     const fresh = await this.#store.claimNonce(
       message.from,
       message.nonce,
-      message.timestamp + this.limits.clockSkewMs,
+      message.timestamp + 2 * this.limits.clockSkewMs,
     );
     return fresh ? undefined : { code: 'RELAY_REPLAYED' };
   }
@@ -192,18 +194,46 @@ export class RelayServer {
 
   /** @internal */
   async delete(from: Uint8Array, recordId: Uint8Array, now: number): Promise<RelayError | undefined> {
-    const outcome = await this.#store.delete(from, recordId, now);
+    // A tombstone need outlive only the replays of the write it stands for: any replay signed more
+    // than one clock window before now is refused as stale.
+    const outcome = await this.#store.delete(from, recordId, now, 2 * this.limits.clockSkewMs);
     return outcome.deleted === 0 && outcome.foreign > 0 ? { code: 'RELAY_NOT_YOURS' } : undefined;
   }
 
-  /** @internal */
-  inventory(receiver: Uint8Array, afterTs: number, beforeTs: number, now: number): Promise<Page<RecordPath>> {
-    return this.#store.inventory(receiver, afterTs, beforeTs, this.limits.pathsPerAnswerMax, now);
+  /**
+   * @internal A listing of what is settled: records stored in the last `listingSettleMs` may still
+   * be committing (another process, a slow database), so a page stops short of them and says it is
+   * not complete; a listen pushes them as they land.
+   */
+  async inventory(
+    receiver: Uint8Array,
+    afterTs: number,
+    beforeTs: number,
+    now: number,
+  ): Promise<Page<RecordPath>> {
+    const settled = Math.min(beforeTs, now - this.limits.listingSettleMs);
+    if (settled <= afterTs) return { items: [], complete: false, throughTs: afterTs };
+    const page = await this.#store.inventory(receiver, afterTs, settled, this.limits.pathsPerAnswerMax, now);
+    return settled < beforeTs ? { ...page, complete: false } : page;
   }
 
-  /** @internal */
-  usage(sender: Uint8Array, afterTs: number, beforeTs: number): Promise<Page<UsageEntry>> {
-    return this.#store.usage(sender, afterTs, beforeTs, this.limits.usagePerAnswerMax);
+  /** @internal Every live record to `receiver` stored after `afterTs`, page by page (a listen's backfill). */
+  backfill(receiver: Uint8Array, afterTs: number, now: number): Promise<Page<RecordPath>> {
+    return this.#store.inventory(
+      receiver,
+      afterTs,
+      Number.MAX_SAFE_INTEGER,
+      this.limits.pathsPerAnswerMax,
+      now,
+    );
+  }
+
+  /** @internal As `inventory`, for usage entries. */
+  async usage(sender: Uint8Array, afterTs: number, beforeTs: number, now: number): Promise<Page<UsageEntry>> {
+    const settled = Math.min(beforeTs, now - this.limits.listingSettleMs);
+    if (settled <= afterTs) return { items: [], complete: false, throughTs: afterTs };
+    const page = await this.#store.usage(sender, afterTs, settled, this.limits.usagePerAnswerMax);
+    return settled < beforeTs ? { ...page, complete: false } : page;
   }
 }
 
@@ -211,15 +241,17 @@ export class RelayServer {
 export class RelayConnection {
   readonly #server: RelayServer;
   readonly #send: (message: RelayMessage) => void;
+  readonly #whenWritable: () => Promise<void>;
   #inFlight = 0;
   #malformed = 0;
   #closed = false;
   #listen: { receiver: Uint8Array; re: Uint8Array } | undefined;
   readonly #pushed: BoundedLru<string, true>;
 
-  constructor(server: RelayServer, send: (message: RelayMessage) => void) {
+  constructor(server: RelayServer, send: (message: RelayMessage) => void, whenWritable: () => Promise<void>) {
     this.#server = server;
     this.#send = send;
+    this.#whenWritable = whenWritable;
     this.#pushed = new BoundedLru(server.limits.pushedPathsPerConnectionMax);
   }
 
@@ -315,7 +347,7 @@ export class RelayConnection {
       case 'RequestUsage': {
         if (request.afterTs >= request.beforeTs)
           return this.#fail(message, { code: 'RELAY_BAD_WINDOW' }, now);
-        const page = await this.#server.usage(message.from, request.afterTs, request.beforeTs);
+        const page = await this.#server.usage(message.from, request.afterTs, request.beforeTs, now);
         return this.#succeed(message, usageValue(page), 0, now);
       }
       case 'listen':
@@ -328,18 +360,23 @@ export class RelayConnection {
    * one or the other (the pushed set drops the second copy).
    */
   async #startListen(message: RelayMessage<RelayRequest>, afterTs: number, now: number): Promise<Handled> {
+    // Closed while the request was being checked: registering now would leak the listener.
+    if (this.#closed) return { type: message.type, outcome: 'ok', bytes: 0 };
     if (this.#listen !== undefined) this.#server.removeListener(this.#listen.receiver, this);
     this.#listen = { receiver: message.from, re: message.nonce };
     this.#server.addListener(message.from, this);
     const handled = this.#succeed(message, true, 0, now);
     let from = afterTs;
-    // Each page moves `from` forward; the bound only stops a store that failed to.
-    for (let pages = 0; pages < 1_000_000 && from < now; pages++) {
-      const page = await this.#server.inventory(message.from, from, now, now);
+    // No upper bound: whatever is committed by now is listed here or pushed (or both, once). Each
+    // page moves `from` forward; the bound only stops a store that failed to. Between pages the
+    // transport may hold us until the client has read the last one.
+    for (let pages = 0; pages < 1_000_000; pages++) {
+      const page = await this.#server.backfill(message.from, from, now);
       if (this.#listen?.re !== message.nonce) break;
       this.push(page.items, now);
       if (page.complete || page.throughTs <= from) break;
       from = page.throughTs;
+      await this.#whenWritable();
     }
     return handled;
   }

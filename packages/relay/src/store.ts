@@ -7,12 +7,23 @@ import type { RecordPath } from './paths.ts';
  * wall clock in ms, given by the caller.
  */
 export interface RelayStore {
-  /** Stores a record if its sender's account is active and has room; durable when it resolves. */
+  /**
+   * Stores a record if its sender's account is active and has room; durable when it resolves. A
+   * record of the same (sender, recordId) that has expired but not yet been swept counts as absent.
+   */
   write(record: NewRecord, now: number): Promise<WriteOutcome>;
   /** The record at `path`, counting one pull and one usage entry, or why not. */
   read(path: RecordPath, pullsMax: number, now: number): Promise<ReadOutcome>;
-  /** Deletes `requester`'s records with this id (as sender or receiver). */
-  delete(requester: Uint8Array, recordId: Uint8Array, now: number): Promise<DeleteOutcome>;
+  /**
+   * Deletes `requester`'s records with this id (as sender or receiver), giving their room back. Each
+   * stays as a tombstone (no content) for `tombstoneMs`, so a replayed write cannot bring it back.
+   */
+  delete(
+    requester: Uint8Array,
+    recordId: Uint8Array,
+    now: number,
+    tombstoneMs: number,
+  ): Promise<DeleteOutcome>;
   /** Paths of live records to `receiver` stored in (afterTs, beforeTs], oldest first. */
   inventory(
     receiver: Uint8Array,

@@ -3,7 +3,13 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Rng } from '@postern/core';
 import { createSodiumProvider } from '@postern/crypto';
-import { type RelayMessage, RelayClientSession, messageValue, signRelayMessage } from '../src/index.ts';
+import {
+  type RelayMessage,
+  RelayClientSession,
+  formatPath,
+  messageValue,
+  signRelayMessage,
+} from '../src/index.ts';
 
 const rng = Rng.fromSeed('relay client');
 const crypto = createSodiumProvider({ random: (n) => rng.bytes(n) });
@@ -16,10 +22,17 @@ const T = 1_790_000_000_000;
 function session() {
   return new RelayClientSession({ crypto, key: bob, relayKey: relay.publicKey, requestTimeoutMs: 1000 });
 }
-function readRequest(s: RelayClientSession) {
-  const made = s.request({ type: 'read', path: 'x/y/z' }, T);
+function readRequest(s: RelayClientSession, path = 'x/y/z') {
+  const made = s.request({ type: 'read', path }, T);
   assert.ok(made.ok);
   return made.value;
+}
+function pathOf(m: RelayMessage): string {
+  return formatPath({
+    receiver: m.to,
+    sender: m.from,
+    recordId: (m.request as { recordId: Uint8Array }).recordId,
+  });
 }
 function record(from = alice, to = bob.publicKey) {
   return signRelayMessage(crypto, from, to, T, {
@@ -34,8 +47,9 @@ function record(from = alice, to = bob.publicKey) {
 describe('relay client session', () => {
   it('accepts a record signed by its sender in an answer signed by the relay', () => {
     const s = session();
-    const { id, message } = readRequest(s);
-    const value = messageValue(record());
+    const wanted = record();
+    const { id, message } = readRequest(s, pathOf(wanted));
+    const value = messageValue(wanted);
     const answer = signRelayMessage(crypto, relay, bob.publicKey, T, {
       type: 'result',
       re: message.nonce,
@@ -48,7 +62,8 @@ describe('relay client session', () => {
 
   it('drops answers signed by another key, and refuses a record its sender did not sign', () => {
     const s = session();
-    const { message } = readRequest(s);
+    const real = record();
+    const { message } = readRequest(s, pathOf(real));
     const forged = signRelayMessage(crypto, mallory, bob.publicKey, T, {
       type: 'result',
       re: message.nonce,
@@ -57,7 +72,6 @@ describe('relay client session', () => {
     assert.equal(s.handleMessage(forged, T)?.type, 'relay-misbehaved');
     assert.equal(s.pending, 1, 'the request still waits for the real answer');
     // The relay (or anyone) changed the record's content: its sender's signature no longer holds.
-    const real = record();
     const altered = { ...real, request: { ...real.request, content: rng.bytes(20) } } as RelayMessage;
     const answer = signRelayMessage(crypto, relay, bob.publicKey, T, {
       type: 'result',
@@ -70,17 +84,23 @@ describe('relay client session', () => {
     );
   });
 
-  it('refuses a record addressed to someone else, and ignores answers to nothing it asked', () => {
+  it('refuses a record other than the one asked for, and ignores answers to nothing it asked', () => {
     const s = session();
-    const { message } = readRequest(s);
-    const value = messageValue(record(alice, mallory.publicKey));
-    const answer = signRelayMessage(crypto, relay, bob.publicKey, T, {
-      type: 'result',
-      re: message.nonce,
-      value,
-    });
-    const event = s.handleMessage(answer, T);
-    assert.ok(event?.type === 'answer' && !event.result.ok);
+    const wanted = record();
+    for (const other of [record(alice, mallory.publicKey), record()]) {
+      const { message } = readRequest(s, pathOf(wanted));
+      const value = messageValue(other);
+      const answer = signRelayMessage(crypto, relay, bob.publicKey, T, {
+        type: 'result',
+        re: message.nonce,
+        value,
+      });
+      const event = s.handleMessage(answer, T);
+      assert.ok(
+        event?.type === 'answer' && !event.result.ok,
+        'another signed record is not the one asked for',
+      );
+    }
     const stray = signRelayMessage(crypto, relay, bob.publicKey, T, {
       type: 'result',
       re: rng.bytes(16),

@@ -121,7 +121,7 @@ export function relayStoreConformance(name: string, open: () => Promise<StoreHar
       await store.write(record(alice, bob), T0);
       const full = await store.write(record(alice, bob), T0);
       assert.deepEqual(full, { type: 'full', records: 2, recordsMax: 2, bytes: 200, bytesMax: 250 });
-      assert.deepEqual(await store.delete(bob, first.path.recordId, T0), { deleted: 1, foreign: 0 });
+      assert.deepEqual(await store.delete(bob, first.path.recordId, T0, 60_000), { deleted: 1, foreign: 0 });
       assert.deepEqual(await store.write(record(alice, bob, { bytes: 160 }), T0), {
         type: 'full',
         records: 1,
@@ -147,10 +147,10 @@ export function relayStoreConformance(name: string, open: () => Promise<StoreHar
       const [alice, bob, eve] = [await account(), fresh(), fresh()];
       const r = record(alice, bob);
       await store.write(r, T0);
-      assert.deepEqual(await store.delete(eve, r.path.recordId, T0), { deleted: 0, foreign: 1 });
+      assert.deepEqual(await store.delete(eve, r.path.recordId, T0, 60_000), { deleted: 0, foreign: 1 });
       assert.equal((await store.read(r.path, 8, T0)).type, 'found');
-      assert.deepEqual(await store.delete(alice, r.path.recordId, T0), { deleted: 1, foreign: 0 });
-      assert.deepEqual(await store.delete(alice, r.path.recordId, T0), { deleted: 0, foreign: 0 });
+      assert.deepEqual(await store.delete(alice, r.path.recordId, T0, 60_000), { deleted: 1, foreign: 0 });
+      assert.deepEqual(await store.delete(alice, r.path.recordId, T0, 60_000), { deleted: 0, foreign: 0 });
       assert.deepEqual(await store.read(r.path, 8, T0), { type: 'missing' });
       // A replayed write finds the tombstone: nothing comes back, nothing is charged.
       assert.deepEqual(await store.write(r, T0), { type: 'duplicate' });
@@ -192,6 +192,64 @@ export function relayStoreConformance(name: string, open: () => Promise<StoreHar
       assert.equal(page.items.length, 3);
       assert.equal(page.throughTs, T0 + 2);
       assert.equal(page.complete, true);
+    });
+
+    it('keeps a deleted record as a tombstone only as long as asked, and never gives its room back twice', async () => {
+      const [alice, bob] = [await account(), fresh()];
+      const r = record(alice, bob);
+      await store.write(r, T0);
+      await store.delete(bob, r.path.recordId, T0, 10);
+      assert.equal((await store.account(alice))?.records, 0);
+      assert.deepEqual(await store.write(r, T0 + 5), { type: 'duplicate' }, 'the tombstone stops a replay');
+      await store.expire(T0 + 11, 0);
+      assert.equal((await store.account(alice))?.records, 0, 'sweeping the tombstone releases nothing more');
+      assert.deepEqual(
+        await store.write(r, T0 + 12),
+        { type: 'stored' },
+        'the id is free once the tombstone is gone',
+      );
+      assert.equal((await store.account(alice))?.records, 1);
+    });
+
+    it('treats an expired record that was not swept yet as absent', async () => {
+      const [alice, bob] = [await account(), fresh()];
+      const old = record(alice, bob, { expiresAt: T0 + 10 });
+      await store.write(old, T0);
+      const again = { ...old, digest: new Uint8Array(32).fill(77), expiresAt: T0 + DAY };
+      assert.deepEqual(await store.write(again, T0 + 20), { type: 'stored' });
+      const read = await store.read(old.path, 8, T0 + 21);
+      assert.equal(read.type, 'found');
+      assert.equal((await store.account(alice))?.records, 1, 'the expired one gave its room back');
+    });
+
+    it('acknowledges a retried write after the account was closed: it is stored', async () => {
+      const [alice, bob] = [await account(), fresh()];
+      const r = record(alice, bob);
+      await store.write(r, T0);
+      await store.closeAccount(alice, T0);
+      assert.deepEqual(await store.write(r, T0 + 1), { type: 'duplicate' });
+      assert.deepEqual(await store.write(record(alice, bob), T0 + 1), { type: 'no-account' });
+    });
+
+    it('pages through usage without skipping an entry', async () => {
+      const [alice, bob] = [await account({ recordsMax: 100, bytesMax: 100_000 }), fresh()];
+      const paths: RecordPath[] = [];
+      for (let i = 0; i < 7; i++) {
+        const r = record(alice, bob);
+        await store.write(r, T0);
+        await store.read(r.path, 8, T0 + 1 + Math.floor(i / 2));
+        paths.push(r.path);
+      }
+      const seen: RecordPath[] = [];
+      let afterTs = T0;
+      for (let pages = 0; pages < 20; pages++) {
+        const page = await store.usage(alice, afterTs, T0 + 100, 3);
+        seen.push(...page.items.map((u) => u.path));
+        if (page.complete) break;
+        afterTs = page.throughTs;
+      }
+      assert.equal(seen.length, 7);
+      for (const [i, path] of paths.entries()) assert.ok(samePath(seen[i]!, path), `entry ${i}`);
     });
 
     it('claims a nonce once', async () => {

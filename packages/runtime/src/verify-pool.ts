@@ -5,8 +5,14 @@ import { Worker } from 'node:worker_threads';
  * relay verifies every request). Calls made in one turn of the event loop go to a worker as one
  * batch (one message each way), so the cost per signature is the verification plus a copy.
  */
+interface PoolWorker {
+  readonly worker: Worker;
+  /** Batches sent to it and not yet answered. */
+  readonly batches: Set<number>;
+}
+
 export class VerifyPool {
-  readonly #workers: { worker: Worker; inFlight: number }[];
+  readonly #workers: PoolWorker[] = [];
   readonly #waiting = new Map<
     number,
     { resolve: (results: Uint8Array) => void; reject: (e: Error) => void }
@@ -16,32 +22,25 @@ export class VerifyPool {
     message: Uint8Array;
     signature: Uint8Array;
     resolve: (ok: boolean) => void;
+    reject: (e: Error) => void;
   }[] = [];
   #nextId = 0;
   #scheduled = false;
+  #closed = false;
 
-  constructor(size: number) {
-    this.#workers = Array.from({ length: Math.max(1, size) }, () => {
-      const worker = new Worker(new URL('./verify-worker.mjs', import.meta.url));
-      worker.unref();
-      const entry = { worker, inFlight: 0 };
-      worker.on('message', ({ id, results }: { id: number; results: Uint8Array }) => {
-        entry.inFlight--;
-        this.#waiting.get(id)?.resolve(results);
-        this.#waiting.delete(id);
-      });
-      worker.on('error', (error) => {
-        for (const waiter of this.#waiting.values()) waiter.reject(error);
-        this.#waiting.clear();
-      });
-      return entry;
-    });
+  readonly #script: URL;
+
+  /** `script` is the worker's code: verify-worker.mjs unless a test gives another. */
+  constructor(size: number, script: URL = new URL('./verify-worker.mjs', import.meta.url)) {
+    this.#script = script;
+    for (let i = 0; i < Math.max(1, size); i++) this.#workers.push(this.#spawn());
   }
 
+  /** Resolves to the verdict; rejects only if the worker verifying it died (the caller cannot tell). */
   verify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): Promise<boolean> {
     if (publicKey.length !== 32 || signature.length !== 64) return Promise.resolve(false);
-    return new Promise((resolve) => {
-      this.#batch.push({ publicKey, message, signature, resolve });
+    return new Promise((resolve, reject) => {
+      this.#batch.push({ publicKey, message, signature, resolve, reject });
       if (this.#scheduled) return;
       this.#scheduled = true;
       setImmediate(() => this.#flush());
@@ -49,7 +48,32 @@ export class VerifyPool {
   }
 
   async close(): Promise<void> {
+    this.#closed = true;
     await Promise.all(this.#workers.map(({ worker }) => worker.terminate()));
+  }
+
+  #spawn(): PoolWorker {
+    const worker = new Worker(this.#script);
+    worker.unref();
+    const entry: PoolWorker = { worker, batches: new Set() };
+    worker.on('message', ({ id, results }: { id: number; results: Uint8Array }) => {
+      entry.batches.delete(id);
+      this.#waiting.get(id)?.resolve(results);
+      this.#waiting.delete(id);
+    });
+    // A dead worker fails its own batches (never others') and is replaced.
+    const died = (error: Error) => {
+      for (const id of entry.batches) {
+        this.#waiting.get(id)?.reject(error);
+        this.#waiting.delete(id);
+      }
+      entry.batches.clear();
+      const index = this.#workers.indexOf(entry);
+      if (index >= 0 && !this.#closed) this.#workers[index] = this.#spawn();
+    };
+    worker.on('error', died);
+    worker.on('exit', (code) => died(new Error(`a verification worker exited with code ${code}`)));
+    return entry;
   }
 
   /** Packs the batch into one buffer — per item: u32 length, key, signature, message — and posts it. */
@@ -69,12 +93,12 @@ export class VerifyPool {
       packed.set(item.message, at + 100);
       at += 100 + item.message.length;
     }
-    const target = this.#workers.reduce((a, b) => (b.inFlight < a.inFlight ? b : a));
+    const target = this.#workers.reduce((a, b) => (b.batches.size < a.batches.size ? b : a));
     const id = this.#nextId++;
-    target.inFlight++;
+    target.batches.add(id);
     this.#waiting.set(id, {
       resolve: (results) => batch.forEach((item, i) => item.resolve(results[i] === 1)),
-      reject: () => batch.forEach((item) => item.resolve(false)),
+      reject: (error) => batch.forEach((item) => item.reject(error)),
     });
     target.worker.postMessage({ id, packed }, [packed.buffer]);
   }

@@ -12,6 +12,7 @@ import {
   encodeRelayJson,
   formatPath,
   parsePath,
+  signRelayMessage,
 } from '@postern/relay';
 import { WebSocket } from 'ws';
 import type { Clock } from '../src/clock.ts';
@@ -64,6 +65,10 @@ describe('relay server over WebSocket with SQLite', () => {
   const alice = newKey();
   const bob = newKey();
   const clients: RelayClient[] = [];
+  /** The relay's clock: real time, moved ahead by the tests that need a listing to settle. */
+  let ahead = 0;
+  const relayNow = () => Date.now() + ahead;
+  const relayClock: Clock = { monotonic: () => millis(performance.now()), wall: () => millis(relayNow()) };
   /** The relay's log lines, as a test waits for one. */
   const logWaiters = new Map<string, () => void>();
   const log = (_level: string, event: string) => logWaiters.get(event)?.();
@@ -90,6 +95,7 @@ describe('relay server over WebSocket with SQLite', () => {
       noisePort: 0,
       limits: { contentBytesMax: 300 * 1024, messageBytesMax: 500 * 1024, pullsPerRecordMax: 1000 },
       sendBufferMax: 1024 * 1024,
+      clock: relayClock,
       log,
     });
   });
@@ -108,13 +114,18 @@ describe('relay server over WebSocket with SQLite', () => {
       const content = crypto.randomBytes(1000);
       assert.equal(await a.write(bob.publicKey, { recordId: id, ttl: HOUR, tag: 'msg', content }), true);
       const path = formatPath({ receiver: bob.publicKey, sender: alice.publicKey, recordId: id });
-      const listed = await b.inventory(Date.now() - HOUR, Date.now() + 1);
+      const settling = await b.inventory(relayNow() - HOUR, relayNow() + HOUR);
+      assert.ok(!settling.paths.includes(path), 'a record stored this instant is not listed yet');
+      assert.equal(settling.complete, false);
+      ahead += 3_000; // the relay's listings settle 2 s behind its clock
+      const listed = await b.inventory(relayNow() - HOUR, relayNow() - 2_500);
       assert.ok(listed.paths.includes(path));
       assert.equal(listed.complete, true);
       const record = await b.read(path);
       assert.ok(record !== null && bytesEqual(record.request.content, content));
       assert.ok(bytesEqual(record.from, alice.publicKey));
-      const usage = await a.usage(Date.now() - HOUR, Date.now() + 1);
+      ahead += 3_000;
+      const usage = await a.usage(relayNow() - HOUR, relayNow() - 2_500);
       const entry = usage.usage.find((u) => u.path === path);
       assert.ok(entry !== undefined && bytesEqual(entry.receiver, bob.publicKey) && entry.bytes === 1000);
       assert.equal(await b.delete(id), true);
@@ -130,7 +141,8 @@ describe('relay server over WebSocket with SQLite', () => {
     clients.push(b);
     let hear: (paths: readonly string[]) => void = () => {};
     const heard = new Promise<readonly string[]>((resolve) => (hear = resolve));
-    assert.equal(await b.listen(Date.now(), (paths) => hear(paths)), true);
+    // From the relay's now: what earlier tests stored is older.
+    assert.equal(await b.listen(relayNow(), (paths) => hear(paths)), true);
     const id = recordId();
     const content = crypto.randomBytes(200 * 1024);
     await a.write(bob.publicKey, { recordId: id, ttl: HOUR, tag: 'msg', content });
@@ -355,6 +367,21 @@ describe('relay server over WebSocket with SQLite', () => {
     await closing;
     const fresh = await connect(bob);
     assert.ok((await fresh.read(path)) !== null);
+  });
+
+  it('keeps no listener for a connection that closed while its listen was being checked', async () => {
+    const before = service.server.listenerCount;
+    for (let i = 0; i < 20; i++) {
+      const connection = service.server.connect(() => {});
+      const listen = signRelayMessage(crypto, newKey(), service.server.publicKey, relayNow(), {
+        type: 'listen',
+        afterTs: 0,
+      });
+      const handling = connection.handle({ ok: true, value: listen }, relayNow());
+      connection.close();
+      await handling;
+    }
+    assert.equal(service.server.listenerCount, before);
   });
 
   it('serves Prometheus metrics and keeps its key across restarts', async () => {

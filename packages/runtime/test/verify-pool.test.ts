@@ -24,4 +24,18 @@ describe('signature verification on worker threads', () => {
     }
     assert.ok(results.some((r) => r) && results.some((r) => !r));
   });
+
+  it('fails the batches of a worker that dies instead of leaving them waiting, and replaces it', async () => {
+    const dying = new VerifyPool(1, new URL('./fixtures/dying-verify-worker.mjs', import.meta.url));
+    try {
+      const key = crypto.ed25519KeyPairFromSeed(crypto.randomBytes(32));
+      const message = crypto.randomBytes(10);
+      const signature = crypto.ed25519Sign(key.secretKey, message);
+      await assert.rejects(dying.verify(key.publicKey, message, signature), /exited with code 3/);
+      // The replacement (the same dying script here) takes the next batch: it is not left hanging.
+      await assert.rejects(dying.verify(key.publicKey, message, signature), /exited with code 3/);
+    } finally {
+      await dying.close();
+    }
+  });
 });

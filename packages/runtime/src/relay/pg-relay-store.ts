@@ -34,7 +34,7 @@ import {
  * record is announced at once to this process's subscribers and with NOTIFY on CHANNEL to every
  * other process (each LISTENs), so a `listen` on any process hears records written through any other.
  */
-export const CHANNEL = 'postern_relay';
+export const CHANNEL = 'postern_relay'; // + '.' + the schema
 /** Any fixed number: the advisory lock that serializes schema setup among processes starting together. */
 const MIGRATION_LOCK = 0x706f7374;
 
@@ -81,7 +81,9 @@ export class PgRelayStore implements RelayStore {
       );
     }
     const store = new PgRelayStore(sql);
-    await sql.listen(CHANNEL, (payload) => store.#announce(payload));
+    // One channel per schema: relays sharing a database in different schemas do not hear each other.
+    const [row] = await sql<Row[]>`SELECT current_schema() AS schema`;
+    await sql.listen(`${CHANNEL}.${String(row?.['schema'])}`, (payload) => store.#announce(payload));
     return store;
   }
 
@@ -105,10 +107,14 @@ export class PgRelayStore implements RelayStore {
     return { type: outcome === 'pull-limit' ? 'pull-limit' : 'missing' };
   }
 
-  async delete(requester: Uint8Array, recordId: Uint8Array, _now: number): Promise<DeleteOutcome> {
-    const [row] = await this.#sql<
-      Row[]
-    >`SELECT * FROM postern_relay_delete(${buf(requester)}, ${buf(recordId)})`;
+  async delete(
+    requester: Uint8Array,
+    recordId: Uint8Array,
+    now: number,
+    tombstoneMs: number,
+  ): Promise<DeleteOutcome> {
+    const [row] = await this.#sql<Row[]>`
+      SELECT * FROM postern_relay_delete(${buf(requester)}, ${buf(recordId)}, ${now + tombstoneMs})`;
     return { deleted: Number(row?.['deleted'] ?? 0), foreign: Number(row?.['foreign_rows'] ?? 0) };
   }
 
@@ -306,12 +312,24 @@ const FUNCTIONS = `
       p_bytes int, p_digest bytea, p_now bigint, p_expires bigint, p_path text) RETURNS text AS $$
   DECLARE a accounts%ROWTYPE; r records%ROWTYPE;
   BEGIN
+    SELECT * INTO r FROM records WHERE sender = p_sender AND record_id = p_id FOR UPDATE;
+    IF FOUND AND r.expires_at <= p_now THEN
+      -- Expired but not yet swept: it is gone; sweep it now so the id can be written again.
+      DELETE FROM records WHERE sender = p_sender AND record_id = p_id;
+      IF r.message IS NOT NULL THEN
+        UPDATE accounts SET records = records - 1, bytes = bytes - r.content_bytes WHERE pubkey = p_sender;
+      END IF;
+    ELSIF FOUND THEN
+      IF r.digest = p_digest AND r.receiver = p_receiver THEN RETURN 'duplicate'; END IF;
+      RETURN 'taken';
+    END IF;
     SELECT * INTO a FROM accounts WHERE pubkey = p_sender;
     IF NOT FOUND OR NOT a.active THEN RETURN 'no-account'; END IF;
     INSERT INTO records (sender, record_id, receiver, message, content_bytes, digest, stored_at, expires_at)
       VALUES (p_sender, p_id, p_receiver, p_message, p_bytes, p_digest, p_now, p_expires)
       ON CONFLICT DO NOTHING;
     IF NOT FOUND THEN
+      -- A concurrent write of the same id committed first.
       SELECT * INTO r FROM records WHERE sender = p_sender AND record_id = p_id;
       IF r.digest = p_digest AND r.receiver = p_receiver THEN RETURN 'duplicate'; END IF;
       RETURN 'taken';
@@ -324,7 +342,7 @@ const FUNCTIONS = `
       IF NOT FOUND OR NOT a.active THEN RETURN 'no-account'; END IF;
       RETURN 'full ' || a.records || ' ' || a.records_max || ' ' || a.bytes || ' ' || a.bytes_max;
     END IF;
-    PERFORM pg_notify('${CHANNEL}', p_path);
+    PERFORM pg_notify('${CHANNEL}.' || current_schema(), p_path);
     RETURN 'stored';
   END $$ LANGUAGE plpgsql;
 
@@ -342,14 +360,16 @@ const FUNCTIONS = `
     RETURN QUERY SELECT 'found'::text, r.message;
   END $$ LANGUAGE plpgsql;
 
-  CREATE OR REPLACE FUNCTION postern_relay_delete(p_requester bytea, p_id bytea)
+  DROP FUNCTION IF EXISTS postern_relay_delete(bytea, bytea);
+  CREATE OR REPLACE FUNCTION postern_relay_delete(p_requester bytea, p_id bytea, p_tombstone_until bigint)
       RETURNS TABLE (deleted int, foreign_rows int) AS $$
   DECLARE r records%ROWTYPE; d int := 0; f int := 0;
   BEGIN
     FOR r IN SELECT * FROM records WHERE record_id = p_id FOR UPDATE LOOP
       IF r.sender <> p_requester AND r.receiver <> p_requester THEN f := f + 1; CONTINUE; END IF;
       IF r.message IS NULL THEN CONTINUE; END IF;
-      UPDATE records SET message = NULL WHERE sender = r.sender AND record_id = p_id;
+      UPDATE records SET message = NULL, expires_at = least(expires_at, p_tombstone_until)
+        WHERE sender = r.sender AND record_id = p_id;
       UPDATE accounts SET records = records - 1, bytes = bytes - r.content_bytes WHERE pubkey = r.sender;
       d := d + 1;
     END LOOP;

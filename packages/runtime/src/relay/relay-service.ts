@@ -48,6 +48,10 @@ export interface RelayServiceOptions {
   readonly expireEveryMs?: number;
   /** Worker threads that verify request signatures (0: on the event loop). */
   readonly verifyThreads?: number;
+  /** Request bytes of one connection being worked on before its socket is paused. */
+  readonly requestBytesInFlightMax?: number;
+  /** Request bytes of all connections being worked on before the sockets that send more are paused. */
+  readonly totalRequestBytesInFlightMax?: number;
 }
 
 /** Structured log lines: `{ level, event, ...fields }`, one JSON object each in apps/relay. */
@@ -59,6 +63,15 @@ export type RelayLog = (
 
 export const DEFAULT_SEND_BUFFER_MAX = 8 * 1024 * 1024;
 export const DEFAULT_CONNECTIONS_MAX = 20_000;
+/** Two of the largest requests; a typical client has far less in flight. */
+export const DEFAULT_REQUEST_BYTES_IN_FLIGHT_MAX = 4 * 1024 * 1024;
+/** What the relay holds of requests at once, whatever the number of connections. */
+export const DEFAULT_TOTAL_REQUEST_BYTES_IN_FLIGHT_MAX = 256 * 1024 * 1024;
+
+function frameSize(data: RawData): number {
+  if (Array.isArray(data)) return data.reduce((sum, chunk) => sum + chunk.length, 0);
+  return data instanceof ArrayBuffer ? data.byteLength : data.length;
+}
 
 export class RelayService {
   readonly server: RelayServer;
@@ -74,6 +87,10 @@ export class RelayService {
   readonly #sweep: NodeJS.Timeout;
   #url = '';
   #pool: VerifyPool | undefined;
+  /** Request bytes being worked on across all connections, and the sockets paused for that. */
+  #inFlightBytes = 0;
+  readonly #inFlightBytesMax: number;
+  readonly #pausedForAll = new Set<WebSocket>();
   #noise: { host: Host; address: string; connections: Map<string, RelayConnection> } | undefined;
 
   private constructor(options: RelayServiceOptions, server: RelayServer) {
@@ -82,6 +99,8 @@ export class RelayService {
     this.#clock = options.clock ?? systemClock;
     this.#log = options.log ?? (() => {});
     this.#limits = relayLimits(options.limits);
+    this.#inFlightBytesMax =
+      options.totalRequestBytesInFlightMax ?? DEFAULT_TOTAL_REQUEST_BYTES_IN_FLIGHT_MAX;
     this.#http = createServer((req, res) => void this.#serveHttp(req, res));
     // noServer: the HTTP server's own errors (a port in use) reach #listen, not an unhandled event.
     this.#wss = new WebSocketServer({ noServer: true, maxPayload: this.#limits.messageBytesMax });
@@ -210,13 +229,34 @@ export class RelayService {
     this.#sockets.add(ws);
     this.metrics.connections.inc();
     let binary = false;
-    const connection = this.server.connect((message) => this.#send(ws, message, binary));
+    const connection = this.server.connect(
+      (message) => this.#send(ws, message, binary),
+      () => this.#whenWritable(ws),
+    );
+    // Bytes of this client's requests still being worked on: past the budget, stop reading its
+    // socket (TCP then slows the client) rather than hold its frames in memory.
+    let inFlightBytes = 0;
+    const budget = this.#options.requestBytesInFlightMax ?? DEFAULT_REQUEST_BYTES_IN_FLIGHT_MAX;
     ws.on('message', (data: RawData, isBinary: boolean) => {
       binary = isBinary;
-      this.#receive(ws, connection, data, isBinary);
+      const size = frameSize(data);
+      inFlightBytes += size;
+      this.#inFlightBytes += size;
+      if (inFlightBytes > budget) ws.pause();
+      if (this.#inFlightBytes > this.#inFlightBytesMax) {
+        ws.pause();
+        this.#pausedForAll.add(ws);
+      }
+      void this.#receive(ws, connection, data, isBinary).then(() => {
+        inFlightBytes -= size;
+        this.#inFlightBytes -= size;
+        if (ws.isPaused && inFlightBytes <= budget / 2 && !this.#pausedForAll.has(ws)) ws.resume();
+        if (this.#inFlightBytes <= this.#inFlightBytesMax / 2) this.#resumeAll();
+      });
     });
     ws.on('close', () => {
       connection.close();
+      this.#pausedForAll.delete(ws);
       this.#sockets.delete(ws);
       this.metrics.connections.dec();
     });
@@ -227,10 +267,15 @@ export class RelayService {
     });
   }
 
-  #receive(ws: WebSocket, connection: RelayConnection, data: RawData, isBinary: boolean): void {
+  #resumeAll(): void {
+    for (const ws of this.#pausedForAll) ws.resume();
+    this.#pausedForAll.clear();
+  }
+
+  #receive(ws: WebSocket, connection: RelayConnection, data: RawData, isBinary: boolean): Promise<void> {
     const started = performance.now();
     const decoded = decodeFrame(data, isBinary, this.#limits);
-    void connection.handle(decoded, this.#clock.wall()).then((handled: Handled) => {
+    return connection.handle(decoded, this.#clock.wall()).then((handled: Handled) => {
       this.metrics.observe(handled, (performance.now() - started) / 1000);
       if (handled.outcome === 'RELAY_UNAVAILABLE')
         this.#log('error', 'store-unavailable', { type: handled.type });
@@ -239,6 +284,17 @@ export class RelayService {
         ws.close(1008, 'too many malformed messages');
       }
     });
+  }
+
+  /**
+   * Resolves once the client has read most of what was sent to it: a listen's backfill waits here
+   * between pages, so a long backfill paces itself instead of tripping the slow-reader cut-off.
+   */
+  async #whenWritable(ws: WebSocket): Promise<void> {
+    const low = (this.#options.sendBufferMax ?? DEFAULT_SEND_BUFFER_MAX) / 4;
+    for (let i = 0; i < 6000 && ws.readyState === ws.OPEN && ws.bufferedAmount > low; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
   }
 
   #send(ws: WebSocket, message: RelayMessage, binary: boolean): void {

@@ -106,8 +106,13 @@ export class SqliteRelayStore implements RelayStore {
     return this.#enqueue(() => this.#read(path, pullsMax, now));
   }
 
-  delete(requester: Uint8Array, recordId: Uint8Array, now: number): Promise<DeleteOutcome> {
-    return this.#enqueue(() => this.#delete(requester, recordId, now));
+  delete(
+    requester: Uint8Array,
+    recordId: Uint8Array,
+    now: number,
+    tombstoneMs: number,
+  ): Promise<DeleteOutcome> {
+    return this.#enqueue(() => this.#delete(requester, recordId, now, tombstoneMs));
   }
 
   inventory(
@@ -211,7 +216,12 @@ export class SqliteRelayStore implements RelayStore {
 
   #write(record: NewRecord, now: number): WriteOutcome {
     const { path } = record;
-    const existing = this.#sql.existing.get(path.sender, path.recordId) as Row | undefined;
+    let existing = this.#sql.existing.get(path.sender, path.recordId) as Row | undefined;
+    if (existing !== undefined && (existing['expires_at'] as number) <= now) {
+      // Expired but not yet swept: it is gone; sweep it now so the id can be written again.
+      this.#dropRow(path.sender, path.recordId, existing);
+      existing = undefined;
+    }
     if (existing !== undefined) {
       const same =
         bytesEqual(bytes(existing['digest']), record.digest) &&
@@ -248,7 +258,13 @@ export class SqliteRelayStore implements RelayStore {
     return { type: 'found', message: bytes(row['message']) };
   }
 
-  #delete(requester: Uint8Array, recordId: Uint8Array, _now: number): DeleteOutcome {
+  /** Removes a row, giving its room back to the sender's account if it was live. */
+  #dropRow(sender: Uint8Array, recordId: Uint8Array, row: Row): void {
+    if (row['live'] === 1) this.#sql.release.run(row['content_bytes'], sender);
+    this.#sql.drop.run(sender, recordId);
+  }
+
+  #delete(requester: Uint8Array, recordId: Uint8Array, now: number, tombstoneMs: number): DeleteOutcome {
     let deleted = 0;
     let foreign = 0;
     for (const row of this.#sql.byRecordId.all(recordId) as Row[]) {
@@ -257,9 +273,9 @@ export class SqliteRelayStore implements RelayStore {
         foreign++;
         continue;
       }
-      // The row stays as a tombstone until it expires, so a replayed write cannot bring it back.
+      // The row stays as a tombstone for a while, so a replayed write cannot bring it back.
       if (row['message'] === null) continue;
-      this.#sql.tombstone.run(sender, recordId);
+      this.#sql.tombstone.run(now + tombstoneMs, sender, recordId);
       this.#sql.release.run(row['content_bytes'], sender);
       deleted++;
     }
@@ -343,7 +359,10 @@ function migrate(db: Database.Database, path: string): void {
 function prepare(db: Database.Database) {
   const accountColumns = 'pubkey, records_max, bytes_max, records, bytes, active, source, opened_at';
   return {
-    existing: db.prepare('SELECT receiver, digest FROM records WHERE sender = ? AND record_id = ?'),
+    existing: db.prepare(
+      'SELECT receiver, digest, message IS NOT NULL AS live, content_bytes, expires_at FROM records WHERE sender = ? AND record_id = ?',
+    ),
+    drop: db.prepare('DELETE FROM records WHERE sender = ? AND record_id = ?'),
     record: db.prepare('SELECT * FROM records WHERE sender = ? AND record_id = ?'),
     byRecordId: db.prepare(
       'SELECT sender, receiver, message, content_bytes FROM records WHERE record_id = ?',
@@ -355,7 +374,9 @@ function prepare(db: Database.Database) {
     charge: db.prepare('UPDATE accounts SET records = records + 1, bytes = bytes + ? WHERE pubkey = ?'),
     release: db.prepare('UPDATE accounts SET records = records - 1, bytes = bytes - ? WHERE pubkey = ?'),
     pull: db.prepare('UPDATE records SET pulls = pulls + 1 WHERE sender = ? AND record_id = ?'),
-    tombstone: db.prepare('UPDATE records SET message = NULL WHERE sender = ? AND record_id = ?'),
+    tombstone: db.prepare(
+      'UPDATE records SET message = NULL, expires_at = min(expires_at, ?) WHERE sender = ? AND record_id = ?',
+    ),
     logUsage: db.prepare('INSERT INTO usage (sender, receiver, record_id, ts, bytes) VALUES (?, ?, ?, ?, ?)'),
     inventory: db.prepare(
       `SELECT sender, record_id, receiver, stored_at FROM records
