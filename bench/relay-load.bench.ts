@@ -37,11 +37,14 @@ export interface RelayLoadOptions {
   readonly pgUrl?: string;
   /** The relay's signature-verifying worker threads. */
   readonly verifyThreads: number;
+  /** Whether readers read every record pushed to them (else they only listen). */
+  readonly pullAll: boolean;
 }
 
 export interface RelayLoadFigures {
   readonly storage: string;
   readonly verifyThreads: number;
+  readonly pullAll: boolean;
   readonly connections: number;
   readonly writesPerSec: number;
   readonly readsPerSec: number;
@@ -246,6 +249,7 @@ export async function runRelayLoad(options: RelayLoadOptions): Promise<RelayLoad
 
     for (const reader of readers) {
       reader.onPush = (paths) => {
+        if (!options.pullAll) return;
         for (const path of paths) {
           void reader.request({ type: 'read', path }).then((answer) => {
             if (tally(answer) && measuring) reads++;
@@ -285,6 +289,7 @@ export async function runRelayLoad(options: RelayLoadOptions): Promise<RelayLoad
     return {
       storage: options.storage,
       verifyThreads: options.verifyThreads,
+      pullAll: options.pullAll,
       connections: writers.length + readers.length,
       writesPerSec: writes / seconds,
       readsPerSec: reads / seconds,
@@ -381,6 +386,6 @@ export function printRelayLoad(figures: RelayLoadFigures): void {
   const f = (n: number, d = 0) =>
     n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
   console.log(
-    `  ${figures.storage.padEnd(10)} ${figures.verifyThreads} verify thr  ${f(figures.connections).padStart(6)} conns  ${f(figures.writesPerSec).padStart(7)} writes/s  ${f(figures.readsPerSec).padStart(7)} reads/s  ack p50 ${f(figures.ackP50Ms, 1)} ms  p99 ${f(figures.ackP99Ms, 1)} ms  relay CPU ${f(figures.relayCpuPercent)} %  RSS ${f(figures.relayRssMiB)} MiB  generator CPU ${f(figures.generatorCpuPercent)} %${Object.keys(figures.errors).length > 0 ? `  errors ${JSON.stringify(figures.errors)}` : ''}`,
+    `  ${figures.storage.padEnd(10)} ${figures.verifyThreads} verify thr  ${figures.pullAll ? 'pull all' : 'listen  '}  ${f(figures.connections).padStart(6)} conns  ${f(figures.writesPerSec).padStart(7)} writes/s  ${f(figures.readsPerSec).padStart(7)} reads/s  ack p50 ${f(figures.ackP50Ms, 1)} ms  p99 ${f(figures.ackP99Ms, 1)} ms  relay CPU ${f(figures.relayCpuPercent)} %  RSS ${f(figures.relayRssMiB)} MiB  generator CPU ${f(figures.generatorCpuPercent)} %${Object.keys(figures.errors).length > 0 ? `  errors ${JSON.stringify(figures.errors)}` : ''}`,
   );
 }

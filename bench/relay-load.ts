@@ -14,24 +14,28 @@ console.log(
   `  machine: ${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, ${arch()}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`,
 );
 console.log(
-  `  method: a relay process (apps/relay) and this load generator on loopback WebSockets (JSON); ${shape.writers} writers with one signed ${512}-byte write in flight each (answered after the durable commit), ${shape.readers} readers listening and reading every record pushed to them; ${shape.warmupMs / 1000} s warm-up, ${shape.measureMs / 1000} s measured; relay CPU and RSS from /proc`,
+  `  method: a relay process (apps/relay) and this load generator on loopback WebSockets (JSON); ${shape.writers} writers with one signed ${512}-byte write in flight each (answered after the durable commit), ${shape.readers} readers listening (in the "pull all" rows also reading every record pushed to them); ${shape.warmupMs / 1000} s warm-up, ${shape.measureMs / 1000} s measured; relay CPU and RSS from /proc`,
 );
-const runs: { storage: 'sqlite' | 'postgresql'; verifyThreads: number }[] = [
-  { storage: 'sqlite', verifyThreads: 0 },
-  { storage: 'sqlite', verifyThreads: 1 },
+type Run = { storage: 'sqlite' | 'postgresql'; verifyThreads: number; pullAll: boolean };
+const runs: Run[] = [
+  { storage: 'sqlite', verifyThreads: 0, pullAll: true },
+  { storage: 'sqlite', verifyThreads: 1, pullAll: true },
+  { storage: 'sqlite', verifyThreads: 0, pullAll: false },
+  { storage: 'sqlite', verifyThreads: 1, pullAll: false },
   ...(pgUrl === undefined
     ? []
     : [
-        { storage: 'postgresql' as const, verifyThreads: 0 },
-        { storage: 'postgresql' as const, verifyThreads: 1 },
+        { storage: 'postgresql' as const, verifyThreads: 0, pullAll: true },
+        { storage: 'postgresql' as const, verifyThreads: 0, pullAll: false },
       ]),
 ];
-for (const run of quick ? runs.filter((r) => r.verifyThreads === 1) : runs) {
+for (const run of quick ? runs.filter((r) => r.verifyThreads === 1 && r.pullAll) : runs) {
   printRelayLoad(await runRelayLoad({ ...run, ...shape, ...(pgUrl === undefined ? {} : { pgUrl }) }));
 }
 const quota = await runQuotaFill({
   storage: 'sqlite',
   verifyThreads: 0,
+  pullAll: true,
   ...shape,
   writers: quick ? 20 : 200,
   quota: 1000,
