@@ -19,6 +19,7 @@ export type RelayError =
   | { code: 'RELAY_PULL_LIMIT'; pullsMax: number }
   | { code: 'RELAY_BAD_WINDOW' }
   | { code: 'RELAY_BUSY' }
+  | { code: 'RELAY_TOO_MANY_LISTENERS'; max: number }
   | { code: 'RELAY_UNAVAILABLE' };
 
 export type RelayErrorCode = RelayError['code'];
@@ -57,6 +58,8 @@ export function describeRelayError(error: RelayError): string {
       return 'afterTs must be less than beforeTs';
     case 'RELAY_BUSY':
       return 'the relay is busy (too many requests in flight on this connection, or its storage queue is full): wait for answers, then retry';
+    case 'RELAY_TOO_MANY_LISTENERS':
+      return `this key already listens on ${error.max} connections, the most a relay allows: close one first`;
     case 'RELAY_UNAVAILABLE':
       return 'the relay could not reach its storage: try again later';
   }

@@ -35,6 +35,11 @@ export interface RelayLimits {
   readonly requestsInFlightPerConnectionMax: number;
   /** Paths remembered per listening connection as already pushed; the oldest are forgotten. */
   readonly pushedPathsPerConnectionMax: number;
+  /**
+   * Connections listening for one receiver at once: a user's devices. Each is pushed (and signed
+   * for) separately, so more would let one key multiply the relay's work per record.
+   */
+  readonly listenersPerReceiverMax: number;
   /** Records an account may hold at once, unless its own quota says otherwise. */
   readonly accountRecordsMax: number;
   /** Bytes of content an account may hold at once, unless its own quota says otherwise. */
@@ -55,6 +60,7 @@ export const DEFAULT_RELAY_LIMITS: RelayLimits = {
   usageRetentionMs: 62 * 24 * 60 * 60 * 1000,
   requestsInFlightPerConnectionMax: 256,
   pushedPathsPerConnectionMax: 8192,
+  listenersPerReceiverMax: 16,
   accountRecordsMax: 100_000,
   accountBytesMax: 1024 * 1024 * 1024,
 };

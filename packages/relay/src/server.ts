@@ -102,12 +102,14 @@ export class RelayServer {
     return signRelayMessage(this.#crypto, this.#key, to, now, body);
   }
 
-  /** @internal */
-  addListener(receiver: Uint8Array, connection: RelayConnection): void {
+  /** @internal False when the receiver already has as many listeners as it may. */
+  addListener(receiver: Uint8Array, connection: RelayConnection): boolean {
     const key = toHex(receiver);
     const set = this.#listeners.get(key) ?? new Set();
+    if (!set.has(connection) && set.size >= this.limits.listenersPerReceiverMax) return false;
     set.add(connection);
     this.#listeners.set(key, set);
+    return true;
   }
 
   /** @internal */
@@ -363,8 +365,15 @@ export class RelayConnection {
     // Closed while the request was being checked: registering now would leak the listener.
     if (this.#closed) return { type: message.type, outcome: 'ok', bytes: 0 };
     if (this.#listen !== undefined) this.#server.removeListener(this.#listen.receiver, this);
+    this.#listen = undefined;
+    if (!this.#server.addListener(message.from, this)) {
+      return this.#fail(
+        message,
+        { code: 'RELAY_TOO_MANY_LISTENERS', max: this.#server.limits.listenersPerReceiverMax },
+        now,
+      );
+    }
     this.#listen = { receiver: message.from, re: message.nonce };
-    this.#server.addListener(message.from, this);
     const handled = this.#succeed(message, true, 0, now);
     let from = afterTs;
     // No upper bound: whatever is committed by now is listed here or pushed (or both, once). Each

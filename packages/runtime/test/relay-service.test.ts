@@ -384,6 +384,21 @@ describe('relay server over WebSocket with SQLite', () => {
     assert.equal(service.server.listenerCount, before);
   });
 
+  it('lets one key listen on at most 16 connections at once', async () => {
+    const dave = newKey();
+    const listeners = await Promise.all(Array.from({ length: 16 }, () => connect(dave)));
+    for (const l of listeners) assert.equal(await l.listen(relayNow(), () => {}), true);
+    const seventeenth = await connect(dave);
+    assert.equal(await refusal(seventeenth.listen(relayNow(), () => {})), 'RELAY_TOO_MANY_LISTENERS');
+    await listeners[0]!.close();
+    // The relay drops a closed connection's listen as soon as it sees the close.
+    for (let i = 0; i < 100 && service.server.listenerCount > 0; i++) {
+      const retry = await seventeenth.listen(relayNow(), () => {}).catch(() => false);
+      if (retry === true) return;
+    }
+    assert.fail('a listener slot did not free up after a close');
+  });
+
   it('serves Prometheus metrics and keeps its key across restarts', async () => {
     const response = await fetch(`http://127.0.0.1:${service.port}/metrics`);
     const text = await response.text();
