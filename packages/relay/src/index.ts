@@ -53,7 +53,7 @@ export {
   type Account,
   type ExpireCounts,
   type StoredKey,
-  pageOf,
+  listPage,
   SAME_MS_ITEMS_MAX,
   RelayStoreBusy,
 } from './store.ts';

@@ -148,18 +148,22 @@ export interface StoredKey {
 export const SAME_MS_ITEMS_MAX = 8_000;
 
 /**
- * The page rule every store follows: fetch up to `limit + 1` items by time; if there are more than
- * `limit`, cut before the first millisecond not wholly listed, so paging by `throughTs` never skips
- * an item. `sameMs` lists every item of one millisecond for the rare page that is one millisecond.
+ * The page rule every store follows, given `list(after, before, max)` (items in (after, before] by
+ * time, at most max): fetch up to `limit + 1`; if there are more than `limit`, cut before the first
+ * millisecond not wholly listed, so paging by `throughTs` never skips an item; a page that would be
+ * one millisecond alone lists that millisecond whole (up to SAME_MS_ITEMS_MAX).
  */
-export function pageOf<T extends { readonly ts: number }>(
-  rows: readonly T[],
-  limit: number,
+export async function listPage<T extends { readonly ts: number }>(
+  list: (after: number, before: number, max: number) => readonly T[] | Promise<readonly T[]>,
+  afterTs: number,
   beforeTs: number,
-): { items: readonly T[]; complete: boolean; throughTs: number } | { splitAt: number } {
+  limit: number,
+): Promise<Page<T>> {
+  const rows = await list(afterTs, beforeTs, limit + 1);
   if (rows.length <= limit) return { items: rows, complete: true, throughTs: beforeTs };
   const cut = (rows[limit] as T).ts;
   const items = rows.slice(0, limit).filter((row) => row.ts < cut);
-  if (items.length === 0) return { splitAt: cut };
-  return { items, complete: false, throughTs: cut - 1 };
+  if (items.length > 0) return { items, complete: false, throughTs: cut - 1 };
+  const whole = await list(cut - 1, cut, SAME_MS_ITEMS_MAX);
+  return { items: whole, complete: cut >= beforeTs, throughTs: cut };
 }

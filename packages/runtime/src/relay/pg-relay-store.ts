@@ -14,8 +14,7 @@ import {
   type UsageEntry,
   type WriteOutcome,
   formatPath,
-  SAME_MS_ITEMS_MAX,
-  pageOf,
+  listPage,
   parsePath,
 } from '@postern/relay';
 import {
@@ -125,19 +124,16 @@ export class PgRelayStore implements RelayStore {
     limit: number,
     now: number,
   ): Promise<Page<RecordPath>> {
-    const list = (after: number, before: number, max: number) => this.#sql<Row[]>`
-      SELECT sender, record_id, receiver, stored_at FROM records
-      WHERE receiver = ${buf(receiver)} AND message IS NOT NULL AND expires_at > ${now}
-        AND stored_at > ${after} AND stored_at <= ${before}
-      ORDER BY stored_at, sender, record_id LIMIT ${max}`;
-    const page = pageOf((await list(afterTs, beforeTs, limit + 1)).map(toListed), limit, beforeTs);
-    if (!('splitAt' in page)) return { ...page, items: page.items.map((row) => row.path) };
-    const same = await list(page.splitAt - 1, page.splitAt, SAME_MS_ITEMS_MAX);
-    return {
-      items: same.map((row) => toListed(row).path),
-      complete: page.splitAt >= beforeTs,
-      throughTs: page.splitAt,
-    };
+    const list = async (after: number, before: number, max: number) =>
+      (
+        await this.#sql<Row[]>`
+          SELECT sender, record_id, receiver, stored_at FROM records
+          WHERE receiver = ${buf(receiver)} AND message IS NOT NULL AND expires_at > ${now}
+            AND stored_at > ${after} AND stored_at <= ${before}
+          ORDER BY stored_at, sender, record_id LIMIT ${max}`
+      ).map(toListed);
+    const page = await listPage(list, afterTs, beforeTs, limit);
+    return { ...page, items: page.items.map((row) => row.path) };
   }
 
   async usage(
@@ -146,18 +142,13 @@ export class PgRelayStore implements RelayStore {
     beforeTs: number,
     limit: number,
   ): Promise<Page<UsageEntry>> {
-    const list = (after: number, before: number, max: number) => this.#sql<Row[]>`
-      SELECT receiver, record_id, ts, bytes FROM usage
-      WHERE sender = ${buf(sender)} AND ts > ${after} AND ts <= ${before} ORDER BY ts, id LIMIT ${max}`;
-    const rows = (await list(afterTs, beforeTs, limit + 1)).map((row) => toUsage(sender, row));
-    const page = pageOf(rows, limit, beforeTs);
-    if (!('splitAt' in page)) return page;
-    const same = await list(page.splitAt - 1, page.splitAt, SAME_MS_ITEMS_MAX);
-    return {
-      items: same.map((row) => toUsage(sender, row)),
-      complete: page.splitAt >= beforeTs,
-      throughTs: page.splitAt,
-    };
+    const list = async (after: number, before: number, max: number) =>
+      (
+        await this.#sql<Row[]>`
+          SELECT receiver, record_id, ts, bytes FROM usage
+          WHERE sender = ${buf(sender)} AND ts > ${after} AND ts <= ${before} ORDER BY ts, id LIMIT ${max}`
+      ).map((row) => toUsage(sender, row));
+    return listPage(list, afterTs, beforeTs, limit);
   }
 
   async claimNonce(from: Uint8Array, nonce: Uint8Array, keepUntil: number): Promise<boolean> {

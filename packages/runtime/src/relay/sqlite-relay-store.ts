@@ -16,8 +16,7 @@ import {
   type StoredKey,
   type UsageEntry,
   type WriteOutcome,
-  SAME_MS_ITEMS_MAX,
-  pageOf,
+  listPage,
 } from '@postern/relay';
 import {
   RELAY_SCHEMA_VERSION,
@@ -115,42 +114,23 @@ export class SqliteRelayStore implements RelayStore {
     return this.#enqueue(() => this.#delete(requester, recordId, now, tombstoneMs));
   }
 
-  inventory(
+  async inventory(
     receiver: Uint8Array,
     afterTs: number,
     beforeTs: number,
     limit: number,
     now: number,
   ): Promise<Page<RecordPath>> {
-    const rows = this.#sql.inventory.all(receiver, now, afterTs, beforeTs, limit + 1) as Row[];
-    const page = pageOf(rows.map(toListed), limit, beforeTs);
-    if (!('splitAt' in page)) return Promise.resolve(mapPage(page, (row) => row.path));
-    const same = this.#sql.inventory.all(
-      receiver,
-      now,
-      page.splitAt - 1,
-      page.splitAt,
-      SAME_MS_ITEMS_MAX,
-    ) as Row[];
-    return Promise.resolve({
-      items: same.map((row) => toListed(row).path),
-      complete: page.splitAt >= beforeTs,
-      throughTs: page.splitAt,
-    });
+    const list = (after: number, before: number, max: number) =>
+      (this.#sql.inventory.all(receiver, now, after, before, max) as Row[]).map(toListed);
+    const page = await listPage(list, afterTs, beforeTs, limit);
+    return { ...page, items: page.items.map((row) => row.path) };
   }
 
   usage(sender: Uint8Array, afterTs: number, beforeTs: number, limit: number): Promise<Page<UsageEntry>> {
-    const rows = (this.#sql.usage.all(sender, afterTs, beforeTs, limit + 1) as Row[]).map((row) =>
-      toUsage(sender, row),
-    );
-    const page = pageOf(rows, limit, beforeTs);
-    if (!('splitAt' in page)) return Promise.resolve(page);
-    const same = this.#sql.usage.all(sender, page.splitAt - 1, page.splitAt, SAME_MS_ITEMS_MAX) as Row[];
-    return Promise.resolve({
-      items: same.map((row) => toUsage(sender, row)),
-      complete: page.splitAt >= beforeTs,
-      throughTs: page.splitAt,
-    });
+    const list = (after: number, before: number, max: number) =>
+      (this.#sql.usage.all(sender, after, before, max) as Row[]).map((row) => toUsage(sender, row));
+    return listPage(list, afterTs, beforeTs, limit);
   }
 
   claimNonce(from: Uint8Array, nonce: Uint8Array, keepUntil: number): Promise<boolean> {
@@ -404,11 +384,4 @@ function prepare(db: Database.Database) {
     getKey: db.prepare('SELECT public_key, secret_key FROM relay_key WHERE id = 1'),
     putKey: db.prepare('INSERT OR IGNORE INTO relay_key (id, public_key, secret_key) VALUES (1, ?, ?)'),
   };
-}
-
-function mapPage<T, U>(
-  page: { items: readonly T[]; complete: boolean; throughTs: number },
-  f: (item: T) => U,
-): Page<U> {
-  return { items: page.items.map(f), complete: page.complete, throughTs: page.throughTs };
 }
