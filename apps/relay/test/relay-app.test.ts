@@ -135,6 +135,13 @@ class RelayProcess {
     }
   }
 
+  /** kill -9: no chance to flush or close anything. */
+  async kill(): Promise<void> {
+    const exited = new Promise<void>((resolve) => this.#child.once('exit', () => resolve()));
+    this.#child.kill('SIGKILL');
+    await exited;
+  }
+
   async stop(): Promise<number | null> {
     const exited = new Promise<number | null>((resolve) => this.#child.once('exit', (code) => resolve(code)));
     this.#child.kill('SIGTERM');
@@ -178,6 +185,56 @@ describe('relay process', () => {
     await b.close();
     assert.equal(await relay.stop(), 0);
     assert.ok(relay.lines.some((line) => line['event'] === 'stopped'));
+  });
+});
+
+describe('relay durability', () => {
+  it('keeps every write it acknowledged when killed with -9 in the middle of a burst', async () => {
+    const dir = tempDir();
+    const alice = crypto.ed25519KeyPairFromSeed(crypto.randomBytes(32));
+    const bob = crypto.ed25519KeyPairFromSeed(crypto.randomBytes(32));
+    writeFileSync(join(dir, 'allow.txt'), `${showPublicKey(alice.publicKey)}\n`);
+    const args = ['start', '--data', dir, '--port', '0', '--allow-list', join(dir, 'allow.txt')];
+    const first = new RelayProcess(args);
+    const writer = await RelayClient.connect((await first.event('started'))['address'] as string, {
+      crypto,
+      key: alice,
+      requestTimeoutMs: 60_000,
+    });
+    const acknowledged: Uint8Array[] = [];
+    let killing: Promise<void> | undefined;
+    const writes = Array.from({ length: 400 }, async () => {
+      const recordId = crypto.randomBytes(16);
+      try {
+        await writer.write(bob.publicKey, {
+          recordId,
+          ttl: 600_000,
+          tag: 'msg',
+          content: crypto.randomBytes(300),
+        });
+        acknowledged.push(recordId);
+        if (acknowledged.length === 100) killing = first.kill();
+      } catch {
+        // unanswered when the relay died: the sender would retry it
+      }
+    });
+    await Promise.all(writes);
+    await killing;
+    await writer.close();
+    assert.ok(acknowledged.length >= 100, `${acknowledged.length} acknowledged before the kill`);
+    const second = new RelayProcess(args);
+    const reader = await RelayClient.connect((await second.event('started'))['address'] as string, {
+      crypto,
+      key: bob,
+    });
+    for (const recordId of acknowledged) {
+      const record = await reader.read(
+        formatPath({ receiver: bob.publicKey, sender: alice.publicKey, recordId }),
+      );
+      assert.ok(record !== null, 'an acknowledged write survived kill -9');
+    }
+    await reader.close();
+    assert.equal(await second.stop(), 0);
   });
 });
 

@@ -152,6 +152,19 @@ describe('relay server over WebSocket with SQLite', () => {
     assert.ok(record !== null && bytesEqual(record.request.content, content));
   });
 
+  it('answers garbage on a Noise link with an error and cuts the link after more of it', async () => {
+    const b = await RelayClient.connect(service.noiseAddress ?? '', { crypto, key: bob });
+    clients.push(b);
+    assert.equal(b.open, true);
+    for (let i = 0; i < 10; i++) b.sendRaw(crypto.randomBytes(100));
+    // The relay answers each with an error addressed to no one (the client drops those), then closes.
+    for (let i = 0; i < 200 && b.open; i++) await b.inventory(0, 1).catch(() => undefined);
+    assert.equal(b.open, false, 'the relay closed the link');
+    const fresh = await RelayClient.connect(service.noiseAddress ?? '', { crypto, key: bob });
+    clients.push(fresh);
+    assert.equal((await fresh.inventory(relayNow() - HOUR, relayNow() - 2_500)).type, 'Inventory');
+  });
+
   it('refuses a Noise node that is not the relay its address names', async () => {
     const impostor = service.noiseAddress?.replace(/#.*/, `#${toBase64url(newKey().publicKey)}`) ?? '';
     await assert.rejects(
