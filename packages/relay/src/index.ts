@@ -66,3 +66,12 @@ export {
   type ClientFailure,
 } from './client.ts';
 export { type RelayAddress, formatRelayAddress, parseRelayAddress } from './address.ts';
+export {
+  ACK_TAG,
+  type Ack,
+  type AckError,
+  type AuditRow,
+  sealAck,
+  openAck,
+  auditDeliveries,
+} from './audit.ts';
