@@ -323,6 +323,7 @@ function migrate(db: Database.Database, path: string): void {
         pubkey BLOB PRIMARY KEY, records_max INTEGER NOT NULL, bytes_max INTEGER NOT NULL,
         records INTEGER NOT NULL DEFAULT 0, bytes INTEGER NOT NULL DEFAULT 0,
         active INTEGER NOT NULL, source TEXT NOT NULL, opened_at INTEGER NOT NULL) WITHOUT ROWID;
+      -- A rowid table: its rows carry whole messages, too large for a WITHOUT ROWID B-tree (ADR 0006).
       CREATE TABLE IF NOT EXISTS records (
         sender BLOB NOT NULL, record_id BLOB NOT NULL, receiver BLOB NOT NULL, message BLOB,
         content_bytes INTEGER NOT NULL, digest BLOB NOT NULL, stored_at INTEGER NOT NULL,
