@@ -83,7 +83,14 @@ export default tseslint.config(
   {
     languageOptions: {
       parserOptions: {
-        projectService: { allowDefaultProject: ['*.js', 'scripts/*.mjs', 'packages/runtime/src/*.mjs', 'packages/runtime/test/fixtures/*.mjs'] },
+        projectService: {
+          allowDefaultProject: [
+            '*.js',
+            'scripts/*.mjs',
+            'packages/runtime/src/*.mjs',
+            'packages/runtime/test/fixtures/*.mjs',
+          ],
+        },
         tsconfigRootDir: import.meta.dirname,
       },
     },

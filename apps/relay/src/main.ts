@@ -83,7 +83,7 @@ withStoreOptions(accounts.command('close <key>').description('close an account: 
   async (keyText: string, options: CliOptions) => {
     const key = requireKey(keyText);
     const store = await openStore(resolveConfig(options, process.env));
-    const closed = await store.closeAccount(key, Date.now());
+    const closed = await store.closeAccount(key, Date.now(), 'operator');
     await store.close();
     if (!closed) fail(`no open account for ${showPublicKey(key)} — see \`npm run relay -- accounts list\``);
     console.log(`closed ${showPublicKey(key)}`);

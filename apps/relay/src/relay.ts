@@ -51,7 +51,7 @@ export async function syncAllowList(
   let closed = 0;
   for (const account of await store.accounts()) {
     if (account.source === 'allow-list' && account.active && !keep.has(toHex(account.pubkey))) {
-      await store.closeAccount(account.pubkey, now);
+      await store.closeAccount(account.pubkey, now, 'allow-list');
       closed++;
     }
   }

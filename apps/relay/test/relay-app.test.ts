@@ -79,7 +79,7 @@ describe('relay configuration', () => {
       "an operator account is not the list's to close",
     );
     writeFileSync(list, `${showPublicKey(keys[2]!)}\n`);
-    await store.closeAccount(keys[2]!, 4);
+    await store.closeAccount(keys[2]!, 4, 'operator');
     await syncAllowList(store, config, log, 5);
     assert.equal(
       (await store.account(keys[2]!))?.active,
@@ -87,6 +87,13 @@ describe('relay configuration', () => {
       'an account the operator closed stays closed',
     );
     assert.equal((await store.account(keys[2]!))?.recordsMax, 1, 'and keeps its quota');
+    // An allow-list account the operator closed by hand is the operator's from then on.
+    writeFileSync(list, `${showPublicKey(keys[1]!)}\n`);
+    await syncAllowList(store, config, log, 6);
+    assert.equal((await store.account(keys[1]!))?.active, true);
+    assert.equal(await store.closeAccount(keys[1]!, 6, 'operator'), true);
+    await syncAllowList(store, config, log, 7);
+    assert.equal((await store.account(keys[1]!))?.active, false, 'not reopened by the list');
     writeFileSync(list, 'not-a-key\n');
     await assert.rejects(
       syncAllowList(store, config, log, 4),

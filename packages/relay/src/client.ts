@@ -29,6 +29,8 @@ export type ClientFailure =
 export type ClientEvent =
   | { readonly type: 'answer'; readonly id: string; readonly result: Result<unknown, ClientFailure> }
   | { readonly type: 'records'; readonly paths: readonly string[] }
+  /** The relay ended this client's listen (a newer connection of the same key took its place). */
+  | { readonly type: 'listen-ended'; readonly code: string; readonly error: string }
   /** An answer that fails the relay's signature, or answers nothing we asked: dropped. */
   | { readonly type: 'relay-misbehaved'; readonly reason: string };
 
@@ -128,6 +130,10 @@ export class RelayClientSession {
       return id === this.#listenId ? { type: 'records', paths: body.paths } : undefined;
     }
     const pending = this.#pending.get(id);
+    if (pending === undefined && body.type === 'error' && id === this.#listenId) {
+      this.#listenId = undefined;
+      return { type: 'listen-ended', code: body.code, error: body.error };
+    }
     if (pending === undefined) return undefined; // a late answer to a request that timed out
     this.#pending.delete(id);
     if (body.type === 'error')

@@ -59,7 +59,7 @@ export function describeRelayError(error: RelayError): string {
     case 'RELAY_BUSY':
       return 'the relay is busy (too many requests in flight on this connection, or its storage queue is full): wait for answers, then retry';
     case 'RELAY_TOO_MANY_LISTENERS':
-      return `this key already listens on ${error.max} connections, the most a relay allows: close one first`;
+      return `this listen ended: the key listens on ${error.max} newer connections, the most a relay allows`;
     case 'RELAY_UNAVAILABLE':
       return 'the relay could not reach its storage: try again later';
   }

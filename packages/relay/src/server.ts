@@ -59,6 +59,11 @@ export class RelayServer {
   readonly #key: SigningKey;
   readonly #store: RelayStore;
   readonly #verify: ((message: RelayMessage) => Promise<boolean>) | undefined;
+  /**
+   * Arrival times of the writes and reads this process is still storing, with their counts: a
+   * listing must not go past the oldest, whose record or usage entry will carry that time.
+   */
+  readonly #storing = new Map<number, number>();
   /** Listening connections by receiver (hex). */
   readonly #listeners = new Map<string, Set<RelayConnection>>();
 
@@ -102,14 +107,20 @@ export class RelayServer {
     return signRelayMessage(this.#crypto, this.#key, to, now, body);
   }
 
-  /** @internal False when the receiver already has as many listeners as it may. */
-  addListener(receiver: Uint8Array, connection: RelayConnection): boolean {
+  /**
+   * @internal At the cap, the receiver's oldest listen ends (told so): a device that reconnected
+   * without closing (a phone losing its network) must not lock its owner out.
+   */
+  addListener(receiver: Uint8Array, connection: RelayConnection, now: number): void {
     const key = toHex(receiver);
     const set = this.#listeners.get(key) ?? new Set();
-    if (!set.has(connection) && set.size >= this.limits.listenersPerReceiverMax) return false;
+    if (!set.has(connection) && set.size >= this.limits.listenersPerReceiverMax) {
+      const oldest = set.values().next().value as RelayConnection;
+      set.delete(oldest);
+      oldest.endListen({ code: 'RELAY_TOO_MANY_LISTENERS', max: this.limits.listenersPerReceiverMax }, now);
+    }
     set.add(connection);
     this.#listeners.set(key, set);
-    return true;
   }
 
   /** @internal */
@@ -151,15 +162,17 @@ export class RelayServer {
     }
     const expiresAt = message.timestamp + request.ttl;
     if (expiresAt <= now) return { code: 'RELAY_EXPIRED' };
-    const outcome = await this.#store.write(
-      {
-        path: { receiver: message.to, sender: message.from, recordId: request.recordId },
-        message: encodeRelayMessage(message),
-        contentBytes: request.content.length,
-        digest: this.#crypto.blake2b(request.content, 32),
-        expiresAt,
-      },
-      now,
+    const outcome = await this.#storingAt(now, () =>
+      this.#store.write(
+        {
+          path: { receiver: message.to, sender: message.from, recordId: request.recordId },
+          message: encodeRelayMessage(message),
+          contentBytes: request.content.length,
+          digest: this.#crypto.blake2b(request.content, 32),
+          expiresAt,
+        },
+        now,
+      ),
     );
     switch (outcome.type) {
       case 'stored':
@@ -183,7 +196,9 @@ export class RelayServer {
     const path = parsePath(pathText);
     if (!path.ok) return { code: 'RELAY_BAD_PATH', reason: path.error };
     if (!bytesEqual(path.value.receiver, from)) return { code: 'RELAY_NOT_YOURS' };
-    const outcome = await this.#store.read(path.value, this.limits.pullsPerRecordMax, now);
+    const outcome = await this.#storingAt(now, () =>
+      this.#store.read(path.value, this.limits.pullsPerRecordMax, now),
+    );
     if (outcome.type === 'missing') return { value: null, bytes: 0 };
     if (outcome.type === 'pull-limit')
       return { code: 'RELAY_PULL_LIMIT', pullsMax: this.limits.pullsPerRecordMax };
@@ -192,6 +207,24 @@ export class RelayServer {
     if (!record.ok) return { code: 'RELAY_UNAVAILABLE' };
     const bytes = record.value.request.type === 'write' ? record.value.request.content.length : 0;
     return { value: messageValue(record.value), bytes };
+  }
+
+  /** How far a listing may go: short of the settle time and of anything this process is still storing. */
+  #settled(beforeTs: number, now: number): number {
+    let settled = Math.min(beforeTs, now - this.limits.listingSettleMs);
+    for (const at of this.#storing.keys()) settled = Math.min(settled, at - 1);
+    return settled;
+  }
+
+  async #storingAt<T>(now: number, run: () => Promise<T>): Promise<T> {
+    this.#storing.set(now, (this.#storing.get(now) ?? 0) + 1);
+    try {
+      return await run();
+    } finally {
+      const left = (this.#storing.get(now) ?? 1) - 1;
+      if (left === 0) this.#storing.delete(now);
+      else this.#storing.set(now, left);
+    }
   }
 
   /** @internal */
@@ -213,7 +246,7 @@ export class RelayServer {
     beforeTs: number,
     now: number,
   ): Promise<Page<RecordPath>> {
-    const settled = Math.min(beforeTs, now - this.limits.listingSettleMs);
+    const settled = this.#settled(beforeTs, now);
     if (settled <= afterTs) return { items: [], complete: false, throughTs: afterTs };
     const page = await this.#store.inventory(receiver, afterTs, settled, this.limits.pathsPerAnswerMax, now);
     return settled < beforeTs ? { ...page, complete: false } : page;
@@ -232,7 +265,7 @@ export class RelayServer {
 
   /** @internal As `inventory`, for usage entries. */
   async usage(sender: Uint8Array, afterTs: number, beforeTs: number, now: number): Promise<Page<UsageEntry>> {
-    const settled = Math.min(beforeTs, now - this.limits.listingSettleMs);
+    const settled = this.#settled(beforeTs, now);
     if (settled <= afterTs) return { items: [], complete: false, throughTs: afterTs };
     const page = await this.#store.usage(sender, afterTs, settled, this.limits.usagePerAnswerMax);
     return settled < beforeTs ? { ...page, complete: false } : page;
@@ -314,6 +347,14 @@ export class RelayConnection {
     }
   }
 
+  /** @internal This connection's listen was ended by the relay: say why, on the listen's nonce. */
+  endListen(error: RelayError, now: number): void {
+    const listen = this.#listen;
+    if (listen === undefined) return;
+    this.#listen = undefined;
+    this.#answerError(listen.receiver, listen.re, error, now);
+  }
+
   close(): void {
     this.#closed = true;
     if (this.#listen !== undefined) this.#server.removeListener(this.#listen.receiver, this);
@@ -365,15 +406,8 @@ export class RelayConnection {
     // Closed while the request was being checked: registering now would leak the listener.
     if (this.#closed) return { type: message.type, outcome: 'ok', bytes: 0 };
     if (this.#listen !== undefined) this.#server.removeListener(this.#listen.receiver, this);
-    this.#listen = undefined;
-    if (!this.#server.addListener(message.from, this)) {
-      return this.#fail(
-        message,
-        { code: 'RELAY_TOO_MANY_LISTENERS', max: this.#server.limits.listenersPerReceiverMax },
-        now,
-      );
-    }
     this.#listen = { receiver: message.from, re: message.nonce };
+    this.#server.addListener(message.from, this, now);
     const handled = this.#succeed(message, true, 0, now);
     let from = afterTs;
     // No upper bound: whatever is committed by now is listed here or pushed (or both, once). Each

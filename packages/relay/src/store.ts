@@ -40,8 +40,11 @@ export interface RelayStore {
   account(pubkey: Uint8Array): Promise<Account | undefined>;
   /** Opens (or reopens, with this quota) an account. */
   openAccount(pubkey: Uint8Array, quota: Quota, source: string, now: number): Promise<void>;
-  /** Closes an account: no more writes; what it stored stays until read, deleted or expired. */
-  closeAccount(pubkey: Uint8Array, now: number): Promise<boolean>;
+  /**
+   * Closes an account: no more writes; what it stored stays until deleted or expired. `source` says
+   * who closed it, so an allow-list does not reopen an account the operator closed by hand.
+   */
+  closeAccount(pubkey: Uint8Array, now: number, source: string): Promise<boolean>;
   accounts(): Promise<Account[]>;
 
   /** Removes expired records, nonces and usage older than `usageBefore`; counts what went. */
@@ -141,11 +144,11 @@ export interface StoredKey {
 
 /**
  * Items of one millisecond listed at once when a page would otherwise split it. A millisecond holds
- * a few batches of writes at most, far fewer than this; an answer this long (8,000 paths of ~110
+ * a few batches of writes at most, far fewer than this; an answer this long (4,000 usage entries of ~170
  * bytes) still fits in one message. Beyond it, inventory skips the rest of that millisecond (a
  * listen still pushes each record as it is stored).
  */
-export const SAME_MS_ITEMS_MAX = 8_000;
+export const SAME_MS_ITEMS_MAX = 4_000;
 
 /**
  * The page rule every store follows, given `list(after, before, max)` (items in (after, before] by

@@ -94,8 +94,8 @@ export function relayStoreConformance(name: string, open: () => Promise<StoreHar
       const [stranger, bob] = [fresh(), fresh()];
       assert.deepEqual(await store.write(record(stranger, bob), T0), { type: 'no-account' });
       const closing = await account();
-      assert.equal(await store.closeAccount(closing, T0), true);
-      assert.equal(await store.closeAccount(closing, T0), false);
+      assert.equal(await store.closeAccount(closing, T0, 'operator'), true);
+      assert.equal(await store.closeAccount(closing, T0, 'operator'), false);
       assert.deepEqual(await store.write(record(closing, bob), T0), { type: 'no-account' });
       assert.equal((await store.account(closing))?.active, false);
     });
@@ -226,7 +226,7 @@ export function relayStoreConformance(name: string, open: () => Promise<StoreHar
       const [alice, bob] = [await account(), fresh()];
       const r = record(alice, bob);
       await store.write(r, T0);
-      await store.closeAccount(alice, T0);
+      await store.closeAccount(alice, T0, 'operator');
       assert.deepEqual(await store.write(r, T0 + 1), { type: 'duplicate' });
       assert.deepEqual(await store.write(record(alice, bob), T0 + 1), { type: 'no-account' });
     });
@@ -336,7 +336,7 @@ export function relayStoreConformance(name: string, open: () => Promise<StoreHar
 
     it('reopens an account with a new quota and lists accounts', async () => {
       const alice = await account({ recordsMax: 1, bytesMax: 1000 });
-      await store.closeAccount(alice, T0);
+      await store.closeAccount(alice, T0, 'operator');
       await store.openAccount(alice, { recordsMax: 3, bytesMax: 3000 }, 'allow-list', T0 + 1);
       const acc = await store.account(alice);
       assert.equal(acc?.active, true);

@@ -9,6 +9,8 @@ interface PoolWorker {
   readonly worker: Worker;
   /** Batches sent to it and not yet answered. */
   readonly batches: Set<number>;
+  /** Whether it ever answered a batch. */
+  answered: boolean;
 }
 
 export class VerifyPool {
@@ -27,6 +29,8 @@ export class VerifyPool {
   #nextId = 0;
   #scheduled = false;
   #closed = false;
+  /** Workers that died in a row without ever answering. */
+  #deaths = 0;
 
   readonly #script: URL;
 
@@ -39,6 +43,8 @@ export class VerifyPool {
   /** Resolves to the verdict; rejects only if the worker verifying it died (the caller cannot tell). */
   verify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): Promise<boolean> {
     if (publicKey.length !== 32 || signature.length !== 64) return Promise.resolve(false);
+    if (this.#workers.length === 0)
+      return Promise.reject(new Error('no verification worker could be started'));
     return new Promise((resolve, reject) => {
       this.#batch.push({ publicKey, message, signature, resolve, reject });
       if (this.#scheduled) return;
@@ -55,8 +61,9 @@ export class VerifyPool {
   #spawn(): PoolWorker {
     const worker = new Worker(this.#script);
     worker.unref();
-    const entry: PoolWorker = { worker, batches: new Set() };
+    const entry: PoolWorker = { worker, batches: new Set(), answered: false };
     worker.on('message', ({ id, results }: { id: number; results: Uint8Array }) => {
+      entry.answered = true;
       entry.batches.delete(id);
       this.#waiting.get(id)?.resolve(results);
       this.#waiting.delete(id);
@@ -69,7 +76,12 @@ export class VerifyPool {
       }
       entry.batches.clear();
       const index = this.#workers.indexOf(entry);
-      if (index >= 0 && !this.#closed) this.#workers[index] = this.#spawn();
+      if (index < 0 || this.#closed) return;
+      // A script that cannot start would die again at once: after a few deaths in a row the slot
+      // stays dead (its batches fail fast) rather than respawning in a tight loop.
+      this.#deaths = entry.answered ? 0 : this.#deaths + 1;
+      if (this.#deaths < 5) this.#workers[index] = this.#spawn();
+      else this.#workers.splice(index, 1);
     };
     worker.on('error', died);
     worker.on('exit', (code) => died(new Error(`a verification worker exited with code ${code}`)));
@@ -92,6 +104,10 @@ export class VerifyPool {
       packed.set(item.signature, at + 36);
       packed.set(item.message, at + 100);
       at += 100 + item.message.length;
+    }
+    if (this.#workers.length === 0) {
+      for (const item of batch) item.reject(new Error('no verification worker could be started'));
+      return;
     }
     const target = this.#workers.reduce((a, b) => (b.batches.size < a.batches.size ? b : a));
     const id = this.#nextId++;

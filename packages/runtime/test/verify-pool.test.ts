@@ -32,8 +32,12 @@ describe('signature verification on worker threads', () => {
       const message = crypto.randomBytes(10);
       const signature = crypto.ed25519Sign(key.secretKey, message);
       await assert.rejects(dying.verify(key.publicKey, message, signature), /exited with code 3/);
-      // The replacement (the same dying script here) takes the next batch: it is not left hanging.
-      await assert.rejects(dying.verify(key.publicKey, message, signature), /exited with code 3/);
+      // The replacements (the same dying script here) take the next batches: none is left hanging,
+      // and after five deaths in a row the pool stops respawning and fails at once.
+      for (let i = 0; i < 4; i++) {
+        await assert.rejects(dying.verify(key.publicKey, message, signature), /exited with code 3/);
+      }
+      await assert.rejects(dying.verify(key.publicKey, message, signature), /no verification worker/);
     } finally {
       await dying.close();
     }

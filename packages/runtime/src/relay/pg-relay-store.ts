@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import postgres from 'postgres';
 import { BoundedLru } from '@postern/core';
 import {
@@ -33,7 +34,29 @@ import {
  * record is announced at once to this process's subscribers and with NOTIFY on CHANNEL to every
  * other process (each LISTENs), so a `listen` on any process hears records written through any other.
  */
-export const CHANNEL = 'postern_relay'; // + '.' + the schema
+export const CHANNEL = 'postern_relay';
+
+/**
+ * The NOTIFY channel of one schema: relays in different schemas of a database do not hear each
+ * other. Hashed, since a channel name has at most 63 bytes and a schema name may be that long.
+ */
+function channelFor(schema: string): string {
+  return `${CHANNEL}_${createHash('sha256').update(schema).digest('hex').slice(0, 24)}`;
+}
+
+/** Deadlocks and serialization failures: the transaction was rolled back whole and may run again. */
+const RETRYABLE = new Set(['40P01', '40001']);
+
+async function retrying<T>(run: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await run();
+    } catch (error) {
+      const code = (error as { code?: string }).code;
+      if (attempt >= 5 || code === undefined || !RETRYABLE.has(code)) throw error;
+    }
+  }
+}
 /** Any fixed number: the advisory lock that serializes schema setup among processes starting together. */
 const MIGRATION_LOCK = 0x706f7374;
 
@@ -51,6 +74,7 @@ export class PgRelayStore implements RelayStore {
    * Paths this process announced itself, until their NOTIFY echoes back. Bounded: past it, a
    * listener may hear a path twice, which listeners tolerate (a connection pushes a path once).
    */
+  #channel = CHANNEL;
   readonly #announcedHere = new BoundedLru<string, true>(65_536);
 
   private constructor(sql: postgres.Sql) {
@@ -82,25 +106,30 @@ export class PgRelayStore implements RelayStore {
     const store = new PgRelayStore(sql);
     // One channel per schema: relays sharing a database in different schemas do not hear each other.
     const [row] = await sql<Row[]>`SELECT current_schema() AS schema`;
-    await sql.listen(`${CHANNEL}.${String(row?.['schema'])}`, (payload) => store.#announce(payload));
+    store.#channel = channelFor(String(row?.['schema']));
+    await sql.listen(store.#channel, (payload) => store.#announce(payload));
     return store;
   }
 
   async write(record: NewRecord, now: number): Promise<WriteOutcome> {
     const { path } = record;
-    const [row] = await this.#sql<Row[]>`
+    const [row] = await retrying(
+      () => this.#sql<Row[]>`
       SELECT postern_relay_write(${buf(path.sender)}, ${buf(path.recordId)}, ${buf(path.receiver)},
         ${buf(record.message)}, ${record.contentBytes}, ${buf(record.digest)}, ${now}, ${record.expiresAt},
-        ${formatPath(path)}) AS outcome`;
+        ${formatPath(path)}, ${this.#channel}) AS outcome`,
+    );
     const outcome = parseWriteOutcome(row?.['outcome'] as string);
     if (outcome.type === 'stored') this.#announceLocal(path);
     return outcome;
   }
 
   async read(path: RecordPath, pullsMax: number, now: number): Promise<ReadOutcome> {
-    const [row] = await this.#sql<Row[]>`
+    const [row] = await retrying(
+      () => this.#sql<Row[]>`
       SELECT * FROM postern_relay_read(${buf(path.sender)}, ${buf(path.recordId)}, ${buf(path.receiver)},
-        ${pullsMax}, ${now})`;
+        ${pullsMax}, ${now})`,
+    );
     const outcome = row?.['outcome'] as string;
     if (outcome === 'found') return { type: 'found', message: bytes(row?.['message']) };
     return { type: outcome === 'pull-limit' ? 'pull-limit' : 'missing' };
@@ -112,8 +141,10 @@ export class PgRelayStore implements RelayStore {
     now: number,
     tombstoneMs: number,
   ): Promise<DeleteOutcome> {
-    const [row] = await this.#sql<Row[]>`
-      SELECT * FROM postern_relay_delete(${buf(requester)}, ${buf(recordId)}, ${now + tombstoneMs})`;
+    const [row] = await retrying(
+      () => this.#sql<Row[]>`
+      SELECT * FROM postern_relay_delete(${buf(requester)}, ${buf(recordId)}, ${now + tombstoneMs})`,
+    );
     return { deleted: Number(row?.['deleted'] ?? 0), foreign: Number(row?.['foreign_rows'] ?? 0) };
   }
 
@@ -171,9 +202,9 @@ export class PgRelayStore implements RelayStore {
         active = true, source = excluded.source`;
   }
 
-  async closeAccount(pubkey: Uint8Array, _now: number): Promise<boolean> {
-    const result = await this
-      .#sql`UPDATE accounts SET active = false WHERE pubkey = ${buf(pubkey)} AND active`;
+  async closeAccount(pubkey: Uint8Array, _now: number, source: string): Promise<boolean> {
+    const result = await this.#sql`
+      UPDATE accounts SET active = false, source = ${source} WHERE pubkey = ${buf(pubkey)} AND active`;
     return result.count === 1;
   }
 
@@ -182,7 +213,8 @@ export class PgRelayStore implements RelayStore {
   }
 
   async expire(now: number, usageBefore: number): Promise<ExpireCounts> {
-    const [records] = await this.#sql<Row[]>`
+    const [records] = await retrying(
+      () => this.#sql<Row[]>`
       WITH gone AS (
         DELETE FROM records WHERE expires_at <= ${now}
         RETURNING sender, content_bytes, message IS NOT NULL AS live),
@@ -190,7 +222,8 @@ export class PgRelayStore implements RelayStore {
         UPDATE accounts a SET records = a.records - g.n, bytes = a.bytes - g.b
         FROM (SELECT sender, count(*) AS n, sum(content_bytes) AS b FROM gone WHERE live GROUP BY sender) g
         WHERE a.pubkey = g.sender)
-      SELECT count(*)::int AS n FROM gone`;
+      SELECT count(*)::int AS n FROM gone`,
+    );
     const nonces = await this.#sql`DELETE FROM nonces WHERE keep_until <= ${now}`;
     const usage = await this.#sql`DELETE FROM usage WHERE ts <= ${usageBefore}`;
     return { records: Number(records?.['n'] ?? 0), nonces: nonces.count, usage: usage.count };
@@ -299,8 +332,9 @@ const SCHEMA = `
  * charges the quota, undoing the insert if there is no room.
  */
 const FUNCTIONS = `
+  DROP FUNCTION IF EXISTS postern_relay_write(bytea, bytea, bytea, bytea, int, bytea, bigint, bigint, text);
   CREATE OR REPLACE FUNCTION postern_relay_write(p_sender bytea, p_id bytea, p_receiver bytea, p_message bytea,
-      p_bytes int, p_digest bytea, p_now bigint, p_expires bigint, p_path text) RETURNS text AS $$
+      p_bytes int, p_digest bytea, p_now bigint, p_expires bigint, p_path text, p_channel text) RETURNS text AS $$
   DECLARE a accounts%ROWTYPE; r records%ROWTYPE;
   BEGIN
     SELECT * INTO r FROM records WHERE sender = p_sender AND record_id = p_id FOR UPDATE;
@@ -333,7 +367,7 @@ const FUNCTIONS = `
       IF NOT FOUND OR NOT a.active THEN RETURN 'no-account'; END IF;
       RETURN 'full ' || a.records || ' ' || a.records_max || ' ' || a.bytes || ' ' || a.bytes_max;
     END IF;
-    PERFORM pg_notify('${CHANNEL}.' || current_schema(), p_path);
+    PERFORM pg_notify(p_channel, p_path);
     RETURN 'stored';
   END $$ LANGUAGE plpgsql;
 
@@ -356,7 +390,7 @@ const FUNCTIONS = `
       RETURNS TABLE (deleted int, foreign_rows int) AS $$
   DECLARE r records%ROWTYPE; d int := 0; f int := 0;
   BEGIN
-    FOR r IN SELECT * FROM records WHERE record_id = p_id FOR UPDATE LOOP
+    FOR r IN SELECT * FROM records WHERE record_id = p_id ORDER BY sender FOR UPDATE LOOP
       IF r.sender <> p_requester AND r.receiver <> p_requester THEN f := f + 1; CONTINUE; END IF;
       IF r.message IS NULL THEN CONTINUE; END IF;
       UPDATE records SET message = NULL, expires_at = least(expires_at, p_tombstone_until)

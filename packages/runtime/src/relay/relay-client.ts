@@ -46,6 +46,8 @@ export class RelayClient {
   readonly #waiting = new Map<string, (result: Result<unknown, ClientFailure>) => void>();
   #onRecords: ((paths: readonly string[]) => void) | undefined;
   #timer: NodeJS.Timeout | undefined;
+  /** Called when the relay ends this client's listen (listen again to resume). */
+  onListenEnded: (code: string) => void = () => {};
   /** Why the relay misbehaved, if it did (answers that failed their checks were dropped). */
   readonly misbehaviour: string[] = [];
 
@@ -158,6 +160,7 @@ export class RelayClient {
   #dispatch(events: readonly ClientEvent[]): void {
     for (const event of events) {
       if (event.type === 'records') this.#onRecords?.(event.paths);
+      else if (event.type === 'listen-ended') this.onListenEnded(event.code);
       else if (event.type === 'relay-misbehaved') this.misbehaviour.push(event.reason);
       else {
         const waiter = this.#waiting.get(event.id);

@@ -46,6 +46,8 @@ export interface RelayServiceOptions {
   readonly connectionsMax?: number;
   /** How often expired records, nonces and old usage are removed. */
   readonly expireEveryMs?: number;
+  /** Every this long each client is pinged; one that has not answered the last ping is cut. */
+  readonly heartbeatMs?: number;
   /** Worker threads that verify request signatures (0: on the event loop). */
   readonly verifyThreads?: number;
   /** Request bytes of one connection being worked on before its socket is paused. */
@@ -85,6 +87,9 @@ export class RelayService {
   readonly #sockets = new Set<WebSocket>();
   readonly #unsubscribe: () => void;
   readonly #sweep: NodeJS.Timeout;
+  readonly #heartbeat: NodeJS.Timeout;
+  /** Sockets pinged and not yet answered. */
+  readonly #unanswered = new WeakSet<WebSocket>();
   #url = '';
   #pool: VerifyPool | undefined;
   /** Request bytes being worked on across all connections, and the sockets paused for that. */
@@ -110,6 +115,22 @@ export class RelayService {
     this.#unsubscribe = options.store.subscribe((paths) => server.handleStored(paths, this.#clock.wall()));
     this.#sweep = setInterval(() => void this.#expire(), options.expireEveryMs ?? 60_000);
     this.#sweep.unref();
+    // Half-open connections (a phone that lost its network) would otherwise hold their sockets and
+    // listen slots until the OS notices, which can take hours.
+    this.#heartbeat = setInterval(() => this.#beat(), options.heartbeatMs ?? 30_000);
+    this.#heartbeat.unref();
+  }
+
+  #beat(): void {
+    for (const ws of this.#sockets) {
+      if (this.#unanswered.has(ws)) {
+        this.metrics.disconnected('no-pong');
+        ws.terminate();
+        continue;
+      }
+      this.#unanswered.add(ws);
+      ws.ping();
+    }
   }
 
   /** Loads (or creates) the relay's key from the store and starts listening. */
@@ -152,6 +173,7 @@ export class RelayService {
   /** Stops accepting, closes every connection, and stops the sweep. The store is the caller's. */
   async close(): Promise<void> {
     clearInterval(this.#sweep);
+    clearInterval(this.#heartbeat);
     this.#unsubscribe();
     for (const ws of this.#sockets) ws.terminate();
     await this.#noise?.host.close();
@@ -254,6 +276,7 @@ export class RelayService {
         if (this.#inFlightBytes <= this.#inFlightBytesMax / 2) this.#resumeAll();
       });
     });
+    ws.on('pong', () => this.#unanswered.delete(ws));
     ws.on('close', () => {
       connection.close();
       this.#pausedForAll.delete(ws);

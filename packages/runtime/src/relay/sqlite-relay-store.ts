@@ -140,8 +140,8 @@ export class SqliteRelayStore implements RelayStore {
     });
   }
 
-  closeAccount(pubkey: Uint8Array, _now: number): Promise<boolean> {
-    return this.#enqueue(() => this.#sql.closeAccount.run(pubkey).changes === 1);
+  closeAccount(pubkey: Uint8Array, _now: number, source: string): Promise<boolean> {
+    return this.#enqueue(() => this.#sql.closeAccount.run(source, pubkey).changes === 1);
   }
 
   accounts(): Promise<Account[]> {
@@ -383,7 +383,7 @@ function prepare(db: Database.Database) {
        ON CONFLICT (pubkey) DO UPDATE SET records_max = excluded.records_max, bytes_max = excluded.bytes_max,
          active = 1, source = excluded.source`,
     ),
-    closeAccount: db.prepare('UPDATE accounts SET active = 0 WHERE pubkey = ? AND active = 1'),
+    closeAccount: db.prepare('UPDATE accounts SET active = 0, source = ? WHERE pubkey = ? AND active = 1'),
     expiringLive: db.prepare(
       'SELECT sender, content_bytes FROM records WHERE expires_at <= ? AND message IS NOT NULL',
     ),
