@@ -105,7 +105,8 @@ export interface AuditRow {
 }
 
 /**
- * Sets usage beside acknowledgements, per record and relay. A row charged and never acknowledged
+ * Sets usage beside acknowledgements, per record and relay. `acks` must come from `openAck` (checked
+ * as the receiver's and for a record of this sender). A row charged and never acknowledged
  * is a read the receiver did not confirm (someone else's pulls are impossible: only the receiver may
  * read); a row acknowledged and not charged is a relay undercounting (or a report not yet fetched).
  */
@@ -125,6 +126,8 @@ export function auditDeliveries(
   };
   for (const report of usage) {
     for (const entry of report.entries) {
+      // A usage entry names its receiver twice; one that disagrees with itself is not counted.
+      if (!bytesEqual(entry.receiver, entry.path.receiver)) continue;
       const r = row(report.relay, formatPath(entry.path), entry.receiver);
       r.charged++;
       r.chargedBytes += entry.bytes;

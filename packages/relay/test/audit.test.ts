@@ -80,7 +80,10 @@ describe('relay acknowledgements and audit', () => {
     });
     const usage = [
       { relay, entries: [entry(delivered, 1), entry(delivered, 2), entry(unconfirmed, 3)] },
-      { relay: other, entries: [entry(delivered, 4)] },
+      {
+        relay: other,
+        entries: [entry(delivered, 4), { ...entry(delivered, 5), receiver: carol.messagingId }],
+      },
     ];
     const acks = [
       { relay, path: delivered, at: 10 },
