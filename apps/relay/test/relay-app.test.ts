@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,6 +7,7 @@ import { after, describe, it } from 'node:test';
 import { bytesEqual, toBase64url } from '@postern/core';
 import { createSodiumProvider } from '@postern/crypto';
 import { formatPath } from '@postern/relay';
+import { ChildJsonLines } from '@postern/testkit';
 import { RelayClient, SqliteRelayStore } from '@postern/runtime';
 import { REAL_PG_URL, openTestDatabase } from '../../../packages/runtime/test/pg-harness.ts';
 import { ConfigError, type RelayConfig, resolveConfig, showPublicKey, syncAllowList } from '../src/index.ts';
@@ -103,62 +104,31 @@ describe('relay configuration', () => {
   });
 });
 
-/** A relay process: its JSON log lines as they come, awaited by event with a bounded wait. */
+/** A relay process and its JSON log lines. */
 class RelayProcess {
-  readonly lines: Record<string, unknown>[] = [];
-  readonly #child: ChildProcess;
-  #wake: (() => void)[] = [];
-  stderr = '';
+  readonly #io = new ChildJsonLines('relay');
 
-  constructor(args: string[], env: NodeJS.ProcessEnv = {}) {
-    this.#child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], {
-      env: { ...process.env, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let buffered = '';
-    this.#child.stdout?.on('data', (chunk: Buffer) => {
-      buffered += chunk.toString('utf8');
-      const parts = buffered.split('\n');
-      buffered = parts.pop() ?? '';
-      for (const part of parts)
-        if (part.startsWith('{')) this.lines.push(JSON.parse(part) as Record<string, unknown>);
-      this.#notify();
-    });
-    this.#child.stderr?.on('data', (chunk: Buffer) => (this.stderr += chunk.toString('utf8')));
-    this.#child.on('exit', () => this.#notify());
+  constructor(args: string[]) {
+    this.#io.attach(
+      spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] }),
+    );
   }
 
-  async event(name: string): Promise<Record<string, unknown>> {
-    const signal = AbortSignal.timeout(60_000);
-    const aborted = new Promise<void>((resolve) =>
-      signal.addEventListener('abort', () => resolve(), { once: true }),
-    );
-    for (;;) {
-      const found = this.lines.find((line) => line['event'] === name);
-      if (found !== undefined) return found;
-      if (signal.aborted || this.#child.exitCode !== null)
-        throw new Error(`no "${name}" line; stderr: ${this.stderr}`);
-      await Promise.race([aborted, new Promise<void>((resolve) => this.#wake.push(resolve))]);
-    }
+  get lines(): Record<string, unknown>[] {
+    return this.#io.lines;
+  }
+
+  event(name: string): Promise<Record<string, unknown>> {
+    return this.#io.waitFor((line) => line['event'] === name);
   }
 
   /** kill -9: no chance to flush or close anything. */
   async kill(): Promise<void> {
-    const exited = new Promise<void>((resolve) => this.#child.once('exit', () => resolve()));
-    this.#child.kill('SIGKILL');
-    await exited;
+    await this.#io.kill('SIGKILL');
   }
 
-  async stop(): Promise<number | null> {
-    const exited = new Promise<number | null>((resolve) => this.#child.once('exit', (code) => resolve(code)));
-    this.#child.kill('SIGTERM');
-    return exited;
-  }
-
-  #notify(): void {
-    const wake = this.#wake;
-    this.#wake = [];
-    for (const resolve of wake) resolve();
+  stop(): Promise<number | null> {
+    return this.#io.kill('SIGTERM');
   }
 }
 

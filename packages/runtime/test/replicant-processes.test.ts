@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { ChildJsonLines } from '@postern/testkit';
 
 // Alice, Bob and Carol as three OS processes, each with its own SQLite database, over loopback TCP.
 // Bob nominates Carol; Carol accepts; Bob goes offline; Alice sends; Carol stores it; Carol is
@@ -17,10 +18,7 @@ const BURST = 40;
 type Line = Record<string, unknown> & { type: string };
 
 class NodeProcess {
-  readonly lines: Line[] = [];
-  readonly stderr: string[] = [];
-  #process: ChildProcess | undefined;
-  #waiters: (() => void)[] = [];
+  readonly #io: ChildJsonLines<Line>;
   ready: Line | undefined;
 
   readonly name: string;
@@ -29,6 +27,12 @@ class NodeProcess {
   constructor(name: string, dataDir: string) {
     this.name = name;
     this.dataDir = dataDir;
+    this.#io = new ChildJsonLines<Line>(name, WAIT_MS);
+  }
+
+  /** Every line it printed, across restarts. */
+  get lines(): Line[] {
+    return this.#io.lines;
   }
 
   async start(port: number, seeds: readonly string[] = [], flags: readonly string[] = []): Promise<Line> {
@@ -45,21 +49,9 @@ class NodeProcess {
     ];
     for (const seed of seeds) args.push('--seed', seed);
     args.push(...flags);
-    const child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'pipe'] });
-    this.#process = child;
-    let buffered = '';
-    child.stdout.setEncoding('utf8').on('data', (text: string) => {
-      buffered += text;
-      const parts = buffered.split('\n');
-      buffered = parts.pop() as string;
-      for (const part of parts) this.lines.push(JSON.parse(part) as Line);
-      for (const wake of this.#waiters.splice(0)) wake();
-    });
-    child.stderr.setEncoding('utf8').on('data', (text: string) => this.stderr.push(text));
-    child.once('exit', () => {
-      for (const wake of this.#waiters.splice(0)) wake();
-    });
-    this.ready = await this.waitFor((l) => l.type === 'ready', this.lines.length);
+    const from = this.lines.length;
+    this.#io.attach(spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'pipe'] }));
+    this.ready = await this.waitFor((l) => l.type === 'ready', from);
     return this.ready;
   }
 
@@ -75,46 +67,26 @@ class NodeProcess {
     return Number(this.address.split(':').pop());
   }
 
-  /**
-   * The first line from `from` on that matches: woken by each new line or the process's exit, never
-   * by polling. The bound is an abort signal of WAIT_MS (real processes run in real time).
-   */
-  async waitFor(match: (line: Line) => boolean, from = 0): Promise<Line> {
-    const signal = AbortSignal.timeout(WAIT_MS);
-    const aborted = new Promise<void>((resolve) =>
-      signal.addEventListener('abort', () => resolve(), { once: true }),
-    );
-    for (;;) {
-      const found = this.lines.slice(from).find(match);
-      if (found !== undefined) return found;
-      if (signal.aborted || this.#process?.exitCode !== null) {
-        throw new Error(
-          `${this.name}: no matching line (exit ${this.#process?.exitCode}); stderr: ${this.stderr.join('')}`,
-        );
-      }
-      await Promise.race([aborted, new Promise<void>((resolve) => this.#waiters.push(resolve))]);
-    }
+  /** The first line from `from` on that matches (bounded by WAIT_MS). */
+  waitFor(match: (line: Line) => boolean, from = 0): Promise<Line> {
+    return this.#io.waitFor(match, from);
   }
 
   /** Writes a command without waiting for it to be done. */
   fire(command: Record<string, unknown>): void {
-    this.#process?.stdin?.write(`${JSON.stringify(command)}\n`);
+    this.#io.child?.stdin?.write(`${JSON.stringify(command)}\n`);
   }
 
   async command(command: Record<string, unknown>): Promise<unknown> {
     const from = this.lines.length;
-    this.#process?.stdin?.write(`${JSON.stringify(command)}\n`);
+    this.#io.child?.stdin?.write(`${JSON.stringify(command)}\n`);
     const done = await this.waitFor((l) => l.type === 'done' && l['cmd'] === command['cmd'], from);
     return done['result'];
   }
 
   /** kill -9: no chance to flush or close anything. */
   async kill(): Promise<void> {
-    const child = this.#process;
-    if (child === undefined || child.exitCode !== null) return;
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGKILL');
-    await exited;
+    await this.#io.kill('SIGKILL');
   }
 }
 

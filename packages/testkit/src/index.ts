@@ -1,1 +1,2 @@
 export { vectorsDir, readVectorFile, readVectorJson } from './vectors.ts';
+export { ChildJsonLines } from './child-lines.ts';
