@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import postgres from 'postgres';
 import { createSodiumProvider } from '@postern/crypto';
+import { ChildJsonLines } from '@postern/testkit';
 import { toBase64url } from '@postern/core';
 import { type RelayRequest, type SigningKey, parseRelayAddress, signRelayMessage } from '@postern/relay';
 import { WebSocket } from 'ws';
@@ -56,8 +57,9 @@ export interface RelayLoadFigures {
   readonly errors: Record<string, number>;
 }
 
-/** A relay process and where it listens. */
+/** A relay process, where it listens, and what it uses. */
 class RelayProcess {
+  readonly #io = new ChildJsonLines('relay');
   readonly child: ChildProcess;
   readonly started: Promise<{ address: string }>;
 
@@ -67,16 +69,8 @@ class RelayProcess {
     this.child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', MAIN, 'start', ...args], {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
-    this.started = new Promise((resolve, reject) => {
-      let buffered = '';
-      this.child.stdout?.on('data', (chunk: Buffer) => {
-        buffered += chunk.toString('utf8');
-        for (const line of buffered.split('\n')) {
-          if (line.includes('"event":"started"')) resolve(JSON.parse(line) as { address: string });
-        }
-      });
-      this.child.once('exit', (code) => reject(new Error(`the relay exited with ${code}`)));
-    });
+    this.#io.attach(this.child);
+    this.started = this.#io.waitFor((line) => line['event'] === 'started') as Promise<{ address: string }>;
   }
 
   /** User + system CPU seconds and resident memory, from /proc. */
@@ -89,9 +83,7 @@ class RelayProcess {
   }
 
   async stop(): Promise<void> {
-    const exited = new Promise<void>((resolve) => this.child.once('exit', () => resolve()));
-    this.child.kill('SIGTERM');
-    await exited;
+    await this.#io.kill('SIGTERM');
   }
 }
 
