@@ -10,3 +10,10 @@ export { TICKETS_SALT, ticketsRecordKey, signTicketsRecord, openTicketsRecord } 
 export { encodeDhtContacts, decodeDhtContacts } from './dht-state.ts';
 export { posternProgram, simIdentity, simSeeds } from './sim-program.ts';
 export { messagingScenario, messagingDirectScenario, type MessagingScenarioOptions } from './sim-scenario.ts';
+export {
+  RelayMailbox,
+  MESSAGE_TAG,
+  DEFAULT_MAILBOX_LIMITS,
+  type RelayEvent,
+  type RelayMailboxLimits,
+} from './relay-mailbox.ts';

@@ -4,11 +4,14 @@ import {
   type Millis,
   type NodeId,
   type Output,
+  type Result,
   type Rng,
+  err,
+  ok,
   toHex,
 } from '@postern/core';
 import type { CryptoProvider } from '@postern/crypto';
-import type { Identity, IdentityDocument } from '@postern/identity';
+import { type Identity, type IdentityDocument, IdentityLimits } from '@postern/identity';
 import {
   type Contact as DhtContact,
   KADEMLIA_PROTOCOL,
@@ -29,11 +32,19 @@ import {
   type Row,
   TABLES,
 } from '@postern/replicant';
+import { type RelayDecodeError, type RelayMessage, parseRelayAddress } from '@postern/relay';
 import { decodeDhtContacts, decodePublishedAt, encodeDhtContacts, encodePublishedAt } from './dht-state.ts';
+import {
+  DEFAULT_MAILBOX_LIMITS,
+  RelayMailbox,
+  type RelayEvent,
+  type RelayMailboxLimits,
+} from './relay-mailbox.ts';
 import { openTicketsRecord, signTicketsRecord, ticketsRecordKey } from './directory.ts';
 
 export type NodeEvent =
   | ReplicantEvent
+  | RelayEvent
   /** The routing table's contacts, to bootstrap from after a restart (table 'dht', key 'contacts'). */
   | { type: 'persist'; table: 'dht'; key: string; value: Uint8Array | undefined }
   /** A directory lookup ended: the user's verified document and its replicants' tickets, or not found. */
@@ -49,10 +60,10 @@ export type NodeEvent =
   /** This user's identity (or tickets) record was stored on `stored` of the closest nodes. */
   | { type: 'published'; record: 'identity' | 'tickets'; seq: number; stored: number };
 
-export type NodeTable = Row['table'] | 'dht';
+export type NodeTable = Row['table'] | 'dht' | 'relay';
 
-/** Every table a node persists: the Replicant machine's and the DHT's. */
-export const NODE_TABLES: readonly NodeTable[] = [...TABLES, 'dht'];
+/** Every table a node persists: the Replicant machine's, the DHT's and the relay mailbox's. */
+export const NODE_TABLES: readonly NodeTable[] = [...TABLES, 'dht', 'relay'];
 
 export interface NodeRow {
   readonly table: NodeTable;
@@ -70,6 +81,7 @@ export interface PosternNodeOptions {
   readonly now: Millis;
   readonly kademlia?: Partial<KademliaLimits>;
   readonly replicant?: Partial<ReplicantLimits>;
+  readonly relay?: Partial<RelayMailboxLimits>;
   /** What an earlier incarnation persisted. */
   readonly rows?: Iterable<NodeRow>;
 }
@@ -100,6 +112,7 @@ interface Lookup {
 export class PosternNode {
   readonly kad: KademliaMachine;
   readonly messaging: ReplicantMachine;
+  readonly relays: RelayMailbox;
   readonly #crypto: CryptoProvider;
   readonly #outputs: Output<NodeEvent>[] = [];
   readonly #lookups = new Map<QueryId, { lookup: number; part: 'identity' | 'tickets' }>();
@@ -137,7 +150,14 @@ export class PosternNode {
       wallClockOffsetMs: options.wallClockOffsetMs,
       now: options.now,
       ...(options.replicant ? { limits: options.replicant } : {}),
-      rows: rows.filter((row): row is Row => row.table !== 'dht'),
+      rows: rows.filter((row): row is Row => row.table !== 'dht' && row.table !== 'relay'),
+    });
+    this.relays = new RelayMailbox({
+      crypto: options.crypto,
+      messaging: this.messaging,
+      emit: (event) => this.#emit(event),
+      limits: { ...DEFAULT_MAILBOX_LIMITS, ...options.relay },
+      rows: rows.filter((row): row is NodeRow & { table: 'relay' } => row.table === 'relay'),
     });
     this.#refreshed = new BoundedLru(this.messaging.limits.contactsMax);
     const saved = rows.find((row) => row.table === 'dht' && row.key === 'contacts');
@@ -167,6 +187,7 @@ export class PosternNode {
     const contacts = [...seeds, ...this.#bootstrapContacts.filter((c) => !known.has(toHex(c.id)))];
     if (contacts.length > 0) this.kad.bootstrap(contacts, now);
     this.messaging.announce(now);
+    this.relays.start(now);
     // Once the join has found neighbours, unless the records were published recently.
     const due = this.#publishedAt + REPUBLISH_EVERY_MS - (this.messaging.wall(now) - now);
     this.#republishAt = Math.max(now + this.kad.limits.rpcTimeoutMs * 2, due);
@@ -193,6 +214,45 @@ export class PosternNode {
   /** Where to dial a node: the DHT's knowledge first, then contacts' presence and tickets. */
   addressesOf(node: NodeId): readonly string[] | undefined {
     return this.kad.addressesOf(node) ?? this.messaging.addressesOf(node);
+  }
+
+  /**
+   * The relays this user's messages are written to: each a relay address (`ws://host:port/#key` or
+   * `tcp://host:port#key`), at most IdentityLimits.relaysMax. A new identity document lists them;
+   * it is republished and contacts are told.
+   */
+  setRelays(
+    addresses: readonly string[],
+    now: Millis,
+  ): Result<IdentityDocument, { code: 'NODE_BAD_RELAY'; reason: string }> {
+    this.#lastNow = now;
+    const unique = [...new Set(addresses)];
+    if (unique.length > IdentityLimits.relaysMax) {
+      return err({ code: 'NODE_BAD_RELAY', reason: `at most ${IdentityLimits.relaysMax} relays` });
+    }
+    for (const address of unique) {
+      const parsed = parseRelayAddress(address);
+      if (!parsed.ok) return err({ code: 'NODE_BAD_RELAY', reason: `${address}: ${parsed.error}` });
+    }
+    return ok(this.messaging.setRelays(unique, now));
+  }
+
+  /** The runtime's connection to a relay opened. */
+  relayUp(address: string, now: Millis): void {
+    this.#lastNow = now;
+    this.relays.relayUp(address, now);
+  }
+
+  /** The runtime's connection to a relay failed or closed: it is dialled again later. */
+  relayDown(address: string, now: Millis): void {
+    this.#lastNow = now;
+    this.relays.relayDown(address, now);
+  }
+
+  /** A message (or an undecodable one) from a relay's connection. */
+  relayMessage(address: string, decoded: Result<RelayMessage, RelayDecodeError>, now: Millis): void {
+    this.#lastNow = now;
+    this.relays.relayMessage(address, decoded, now);
   }
 
   /** Looks a user up in the directory: its identity record and its tickets record. */
@@ -248,6 +308,7 @@ export class PosternNode {
     this.#lastNow = now;
     this.kad.handleTimeout(now);
     this.messaging.handleTimeout(now);
+    this.relays.handleTimeout(now);
     if (now >= this.#republishAt) this.#publish(now);
     if (now >= this.#snapshotAt) this.#snapshot(now);
   }
@@ -256,7 +317,8 @@ export class PosternNode {
     if (this.#outputs.length === 0) this.#pump();
     const next = this.#outputs.shift();
     if (next !== undefined) return next;
-    const at = [this.#kadAt, this.#messagingAt, this.#republishAt, this.#snapshotAt].filter(
+    const relaysAt = this.relays.nextTimeout(this.#lastNow);
+    const at = [this.#kadAt, this.#messagingAt, relaysAt, this.#republishAt, this.#snapshotAt].filter(
       (t): t is Millis => t !== undefined && Number.isFinite(t),
     );
     return { type: 'timeout', at: at.length === 0 ? undefined : (Math.min(...at) as Millis) };
@@ -338,6 +400,7 @@ export class PosternNode {
 
   #onMessaging(event: ReplicantEvent, now: Millis): void {
     this.#emit(event);
+    this.relays.onMessaging(event, now);
     if (event.type === 'identity-changed') this.#publish(now);
   }
 

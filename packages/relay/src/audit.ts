@@ -8,6 +8,7 @@ import {
   encodeCanonical,
   expectBytes,
   expectLiteral,
+  expectNullable,
   expectStruct,
   expectText,
   expectUint,
@@ -32,7 +33,15 @@ export interface Ack {
   readonly path: string;
   /** When the receiver read it (its clock, ms). */
   readonly at: number;
+  /**
+   * The receiver's own delivery receipt for the envelope, if it gives one (Postern's signed
+   * receipt statement, opaque here): the sender learns "delivered" from the acknowledgement alone.
+   */
+  readonly receipt: Uint8Array | null;
 }
+
+/** A receipt statement is a few hundred bytes; this bounds what an acknowledgement carries. */
+const ACK_RECEIPT_BYTES_MAX = 1024;
 
 export type AckError =
   | { code: 'RELAY_ACK_ENVELOPE'; reason: string }
@@ -44,6 +53,7 @@ const readAck = expectStruct({
   relay: expectBytes(32),
   path: expectText(128),
   at: expectUint(),
+  receipt: expectNullable(expectBytes({ min: 1, max: ACK_RECEIPT_BYTES_MAX })),
 });
 
 /** The content of an acknowledgement record, from the receiver to the record's sender. */
@@ -54,7 +64,13 @@ export function sealAck(
   ack: Ack,
   options: { ttlMs: number; now: Millis },
 ): Uint8Array {
-  const body = encodeCanonical({ type: 'relay-ack', relay: ack.relay, path: ack.path, at: ack.at });
+  const body = encodeCanonical({
+    type: 'relay-ack',
+    relay: ack.relay,
+    path: ack.path,
+    at: ack.at,
+    receipt: ack.receipt,
+  });
   return seal(crypto, receiver, sender, body, {
     ttlMs: options.ttlMs,
     isReplicated: false,
@@ -88,6 +104,7 @@ export function openAck(
     relay: ack.value.relay,
     path: ack.value.path,
     at: ack.value.at,
+    receipt: ack.value.receipt,
     receiver: opened.value.sender,
   });
 }

@@ -80,6 +80,11 @@ export class RelayClientSession {
     return this.#pending.size;
   }
 
+  /** A listen was asked for and the relay has not ended it (nor the connection closed). */
+  get listening(): boolean {
+    return this.#listenId !== undefined;
+  }
+
   /**
    * A signed request, and the id its answer will carry; or a failure if too many are pending. A
    * write is addressed to its receiver; everything else to the relay.

@@ -21,13 +21,21 @@ function pathFrom(sender: typeof alice, receiver: typeof bob): string {
 }
 
 describe('relay acknowledgements and audit', () => {
-  it('opens an acknowledgement its receiver sealed to the sender', () => {
+  it('opens an acknowledgement its receiver sealed to the sender, with the receipt it carries', () => {
     const path = pathFrom(alice, bob);
-    const content = sealAck(crypto, bob, recipientKeys(alice.document), { relay, path, at: NOW }, options);
+    const receipt = rng.bytes(300);
+    const content = sealAck(
+      crypto,
+      bob,
+      recipientKeys(alice.document),
+      { relay, path, at: NOW, receipt },
+      options,
+    );
     const ack = openAck(crypto, alice, content, NOW);
     assert.ok(ack.ok, JSON.stringify(ack));
     assert.equal(ack.value.path, path);
     assert.deepEqual(ack.value.receiver, bob.messagingId);
+    assert.deepEqual(ack.value.receipt, receipt);
     assert.equal(ACK_TAG, 'ack');
   });
 
@@ -38,7 +46,7 @@ describe('relay acknowledgements and audit', () => {
       crypto,
       carol,
       recipientKeys(alice.document),
-      { relay, path: bobs, at: NOW },
+      { relay, path: bobs, at: NOW, receipt: null },
       options,
     );
     assert.equal(openAck(crypto, alice, byCarol, NOW).ok, false);
@@ -48,7 +56,7 @@ describe('relay acknowledgements and audit', () => {
       crypto,
       bob,
       recipientKeys(alice.document),
-      { relay, path: carols, at: NOW },
+      { relay, path: carols, at: NOW, receipt: null },
       options,
     );
     assert.equal(openAck(crypto, alice, wrongSender, NOW).ok, false);
@@ -57,12 +65,18 @@ describe('relay acknowledgements and audit', () => {
       crypto,
       bob,
       recipientKeys(carol.document),
-      { relay, path: bobs, at: NOW },
+      { relay, path: bobs, at: NOW, receipt: null },
       options,
     );
     assert.equal(openAck(crypto, alice, notOurs, NOW).ok, false);
     // Any changed byte breaks the receiver's signature.
-    const good = sealAck(crypto, bob, recipientKeys(alice.document), { relay, path: bobs, at: NOW }, options);
+    const good = sealAck(
+      crypto,
+      bob,
+      recipientKeys(alice.document),
+      { relay, path: bobs, at: NOW, receipt: null },
+      options,
+    );
     const changed = good.slice();
     changed[changed.length - 100] = (changed[changed.length - 100] as number) ^ 1;
     assert.equal(openAck(crypto, alice, changed, NOW).ok, false);
@@ -86,9 +100,9 @@ describe('relay acknowledgements and audit', () => {
       },
     ];
     const acks = [
-      { relay, path: delivered, at: 10 },
-      { relay, path: delivered, at: 5 },
-      { relay, path: uncharged, at: 7 },
+      { relay, path: delivered, at: 10, receipt: null },
+      { relay, path: delivered, at: 5, receipt: null },
+      { relay, path: uncharged, at: 7, receipt: null },
     ];
     const rows = auditDeliveries(usage, acks);
     const find = (r: Uint8Array, p: string) => rows.find((row) => row.relay === r && row.path === p);

@@ -13,10 +13,19 @@ export type ReplicantEvent =
       sender: MessagingId;
       content: Uint8Array;
       sentAt: number;
-      via: 'direct' | 'replicant';
+      via: 'direct' | 'replicant' | 'relay';
     }
-  /** A sent message changed state: stored (a replicant's signed ack), delivered (the recipient's receipt), expired. */
-  | { type: 'outbox'; key: string; recipient: MessagingId; state: OutboxState; by?: MessagingId }
+  /** A sent message changed state: stored (a replicant's signed ack, or a relay's signed answer), delivered (the recipient's receipt), expired. */
+  | {
+      type: 'outbox';
+      key: string;
+      recipient: MessagingId;
+      state: OutboxState;
+      /** The replicant whose ack made it stored. */
+      by?: MessagingId;
+      /** The relay (its key) whose answer made it stored. */
+      relay?: Uint8Array;
+    }
   /** A contact asks this user to be its replicant: answer with answerNomination. */
   | { type: 'nomination-request'; user: MessagingId; terms: Terms }
   /** A nominee answered, or a replicant resigned. */

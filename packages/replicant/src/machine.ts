@@ -16,6 +16,7 @@ import {
   type IdentityDocument,
   decodeIdentityRecord,
   encodeIdentityRecord,
+  updateIdentity,
   verifyIdentityDocument,
 } from '@postern/identity';
 import { ReplicantCore } from './core.ts';
@@ -207,6 +208,50 @@ export class ReplicantMachine {
   /** The application has read a message: it leaves the inbox (its id is still recognised until it expires). */
   deleteMessage(key: string): boolean {
     return this.#receiving.deleteMessage(key);
+  }
+
+  /**
+   * The relays this user's messages are written to (seed 003): a new document (seq + 1) listing
+   * them, republished, and contacts told by presence. Addresses are checked by the caller.
+   */
+  setRelays(relays: readonly string[], now: Millis): IdentityDocument {
+    const core = this.#core;
+    if (relays.join('\n') === core.identity.document.relays.join('\n')) return core.identity.document;
+    core.identity = updateIdentity(core.crypto, core.identity, { relays });
+    core.persist('self', 'doc', encodeIdentityRecord(core.identity.document));
+    core.emit({
+      type: 'identity-changed',
+      document: core.identity.document,
+      tickets: this.acceptedTickets(),
+    });
+    this.announce(now);
+    return core.identity.document;
+  }
+
+  // ---- Relays (the node's relay mailbox carries the records)
+
+  /** An envelope read from a relay: kept like any other (see Receiving.takeFromRelay). */
+  takeFromRelay(
+    relay: Uint8Array,
+    env: Uint8Array,
+    now: Millis,
+  ): Result<{ key: string; receipt: Uint8Array }, { code: string }> {
+    return this.#receiving.takeFromRelay(relay, env, now);
+  }
+
+  /** Has an envelope with this dedupe key (sender:id, hex) been received and not yet expired? */
+  hasSeen(key: string): boolean {
+    return this.#receiving.hasSeen(key);
+  }
+
+  /** A relay of this user stored the message: queued → stored. */
+  storedOnRelay(key: string, relay: Uint8Array): void {
+    this.#sending.storedOnRelay(key, relay);
+  }
+
+  /** Receipts that came another way (a relay acknowledgement): the messages they name are delivered. */
+  applyReceipts(receipts: readonly Uint8Array[]): void {
+    this.#sending.applyReceipts(undefined, receipts);
   }
 
   // ---- Commands: sending and nominations

@@ -1,4 +1,14 @@
-import { BoundedLru, type MessagingId, type Millis, type NodeId, bytesEqual, toHex } from '@postern/core';
+import {
+  BoundedLru,
+  type MessagingId,
+  type Millis,
+  type NodeId,
+  type Result,
+  bytesEqual,
+  err,
+  ok,
+  toHex,
+} from '@postern/core';
 import { type EnvelopeError, envelopeDedupeKey, open, parseEnvelope } from '@postern/envelope';
 import { decodeWith, encodeCanonical, expectArrayOf, expectBytes } from '@postern/wire';
 import { decodeBody } from './body.ts';
@@ -13,6 +23,8 @@ import { type Reach, STATEMENT_BYTES_MAX, envelopeDigest, signStatement } from '
 /** A receipt is kept this long past its envelope's expiry: a sender back a day late still learns "delivered". */
 const RECEIPT_GRACE_MS = 24 * 3_600_000;
 const SWEEP_EVERY_MS = 3_600_000;
+/** Who handed an envelope over: a node over a link, or a relay (its key) the recipient pulled from. */
+type Source = { readonly node: NodeId } | { readonly relay: Uint8Array };
 /** Envelope failures only the sender can cause (it signed them): the deliverer is not to blame. */
 const SENDER_FAULTS: ReadonlySet<string> = new Set([
   'ENVELOPE_NOT_FOR_RECIPIENT',
@@ -41,8 +53,42 @@ export class Receiving {
 
   onDeliver(from: NodeId, rid: number, env: Uint8Array, now: Millis): void {
     const core = this.#core;
+    const taken = this.#take(env, { node: from }, now);
+    if (taken.ok) return core.reply(from, { t: 'receipt', rid, r: taken.value.receipt });
+    const { code } = taken.error;
+    if (code === 'REPLICANT_INBOX_FULL' || code === 'REPLICANT_STRANGERS_FULL')
+      return core.refuse(from, rid, code, false, core.limits.retryMaxMs);
+    this.#refuseEnvelope(from, rid, env, code as EnvelopeError['code']);
+  }
+
+  /**
+   * An envelope read from a relay (its record signed by its sender, checked by the relay client):
+   * opened, deduplicated and kept like any other. Returns its key and the signed receipt, which the
+   * relay acknowledgement carries back; an envelope that does not open is its sender's doing.
+   */
+  takeFromRelay(
+    relay: Uint8Array,
+    env: Uint8Array,
+    now: Millis,
+  ): Result<{ key: string; receipt: Uint8Array }, { code: string }> {
+    const taken = this.#take(env, { relay }, now);
+    if (!taken.ok && taken.error.code.startsWith('ENVELOPE_')) {
+      const parsed = parseEnvelope(env);
+      if (parsed.ok)
+        this.#core.emit({ type: 'sender-misbehaved', sender: parsed.value.sender, code: taken.error.code });
+    }
+    return taken;
+  }
+
+  /** Opens an envelope and keeps it unless seen already; the receipt is the same either way. */
+  #take(
+    env: Uint8Array,
+    source: Source,
+    now: Millis,
+  ): Result<{ key: string; receipt: Uint8Array }, { code: string }> {
+    const core = this.#core;
     const opened = open(core.crypto, core.identity, env, core.wall(now) as Millis);
-    if (!opened.ok) return this.#refuseEnvelope(from, rid, env, opened.error.code);
+    if (!opened.ok) return err({ code: opened.error.code });
     const envelope = opened.value;
     const key = envelopeDedupeKey(envelope);
     const digest = envelopeDigest(core.crypto, env);
@@ -53,10 +99,15 @@ export class Receiving {
       at: core.wall(now),
     });
     if (!this.inbox.hasSeen(key)) {
-      const refusal = this.#accept(from, key, envelope, receipt.bytes, now);
-      if (refusal !== undefined) return core.refuse(from, rid, refusal, false, core.limits.retryMaxMs);
+      const refusal = this.#accept(source, key, envelope, receipt.bytes, now);
+      if (refusal !== undefined) return err({ code: refusal });
     }
-    core.reply(from, { t: 'receipt', rid, r: receipt.bytes });
+    return ok({ key, receipt: receipt.bytes });
+  }
+
+  /** Seen already (kept, or read and deleted, and not yet expired). */
+  hasSeen(key: string): boolean {
+    return this.inbox.hasSeen(key);
   }
 
   /** The application has read a message: it leaves the inbox (its key stays seen until it expires). */
@@ -152,7 +203,7 @@ export class Receiving {
   }
 
   #accept(
-    from: NodeId,
+    source: Source,
     key: string,
     envelope: { sender: MessagingId; id: Uint8Array; timestampMs: number; ttlMs: number; body: Uint8Array },
     receipt: Uint8Array,
@@ -163,7 +214,7 @@ export class Receiving {
     const until = envelope.timestampMs + envelope.ttlMs;
     if (this.inbox.seenCount >= core.limits.seenMax) return 'REPLICANT_INBOX_FULL';
     if (body.ok && body.value.kind === 'receipts')
-      return this.#acceptReceipts(from, key, until, body.value.content);
+      return this.#acceptReceipts(source, key, until, body.value.content);
     const content = body.ok ? body.value.content : envelope.body;
     const reply = body.ok ? body.value.reply : null;
     const sender = toHex(envelope.sender);
@@ -175,7 +226,12 @@ export class Receiving {
     if (stranger && this.inbox.fromStrangers >= core.limits.strangerMessagesMax)
       return 'REPLICANT_STRANGERS_FULL';
     const senderNode = core.peers.get(sender)?.reach?.node ?? reply?.node;
-    const via = senderNode !== undefined && bytesEqual(senderNode, from) ? 'direct' : 'replicant';
+    const via =
+      'relay' in source
+        ? 'relay'
+        : senderNode !== undefined && bytesEqual(senderNode, source.node)
+          ? 'direct'
+          : 'replicant';
     const row = {
       sender: envelope.sender,
       id: envelope.id,
@@ -195,18 +251,21 @@ export class Receiving {
     // it already, so that copy waits a little (and travels batched with others).
     if (reply !== null && stranger) this.#senderReach.set(sender, reply);
     this.#queueReceipt(key, sender, { r: receipt, sender: envelope.sender, until: until + RECEIPT_GRACE_MS });
-    if (via === 'replicant') this.flushReceipts(sender, now);
+    if (via !== 'direct') this.flushReceipts(sender, now);
     else core.timers.setEarlier(`receipts:${sender}`, now + core.limits.retryMinMs);
     return undefined;
   }
 
   /** An envelope of receipts for this user's own messages: applied, remembered as seen, not shown. */
-  #acceptReceipts(from: NodeId, key: string, until: number, content: Uint8Array): undefined {
+  #acceptReceipts(source: Source, key: string, until: number, content: Uint8Array): undefined {
     this.inbox.markSeen(key, until);
     this.#core.persist('seen', key, encodeRow({ until }));
     const receipts = decodeReceiptList(content);
-    if (receipts === undefined) this.#core.misbehaved(from, 'REPLICANT_BAD_RECEIPTS');
-    else this.#sending.applyReceipts(from, receipts);
+    // Through a relay the record is the sender's own signed doing: no peer to name.
+    const blame = 'node' in source ? source.node : undefined;
+    if (receipts === undefined) {
+      if (blame !== undefined) this.#core.misbehaved(blame, 'REPLICANT_BAD_RECEIPTS');
+    } else this.#sending.applyReceipts(blame, receipts);
     return undefined;
   }
 

@@ -140,7 +140,7 @@ export class Sending {
     const state = entry.row.state === 'queued' ? 'stored' : entry.row.state;
     // The newest acks, as many as a user can have replicants (replicants come and go).
     const acks = [...entry.row.acks, message.ack].slice(-IdentityLimits.replicantsMax);
-    this.#update(entry, { ...entry.row, state, acks }, ack.value.signer);
+    this.#update(entry, { ...entry.row, state, acks }, { by: ack.value.signer });
   }
 
   onDirectAnswer(
@@ -164,16 +164,26 @@ export class Sending {
   }
 
   /** Receipts for this user's messages, from their recipients (directly, or sealed through our replicants). */
-  applyReceipts(from: NodeId, receipts: readonly Uint8Array[]): void {
+  applyReceipts(from: NodeId | undefined, receipts: readonly Uint8Array[]): void {
     const core = this.#core;
     for (const bytes of receipts) {
       const receipt = openStatement(core.crypto, bytes, 'receipt');
       if (!receipt.ok) continue;
       const key = envelopeDedupeKey({ sender: core.messagingId, id: receipt.value.body.id });
       const entry = this.outbox.get(key);
-      if (entry !== undefined && !this.#applyReceipt(entry, bytes))
+      if (entry !== undefined && !this.#applyReceipt(entry, bytes) && from !== undefined)
         core.misbehaved(from, 'REPLICANT_BAD_RECEIPT');
     }
+  }
+
+  /**
+   * A relay of this user's answered a write of the message, signed: stored, as a replicant's ack
+   * makes it (the relay's answer is not kept; the relay mailbox remembers where it wrote).
+   */
+  storedOnRelay(key: string, relay: Uint8Array): void {
+    const entry = this.outbox.get(key);
+    if (entry === undefined || entry.row.state !== 'queued') return;
+    this.#update(entry, { ...entry.row, state: 'stored' }, { relay });
   }
 
   /** Reads back an outbox row; unfinished messages are tried again at once. */
@@ -225,7 +235,7 @@ export class Sending {
     this.#update(entry, { ...entry.row, state: 'expired', at: this.#core.wall(now) });
   }
 
-  #update(entry: OutboxEntry, row: OutboxRow, by?: MessagingId): void {
+  #update(entry: OutboxEntry, row: OutboxRow, who: { by?: MessagingId; relay?: Uint8Array } = {}): void {
     const core = this.#core;
     const changed = row.state !== entry.row.state;
     const dropped = this.outbox.update(entry, row, core.limits.outboxFinishedMax);
@@ -237,7 +247,7 @@ export class Sending {
         key: entry.key,
         recipient: entry.header.recipient,
         state: row.state,
-        ...(by ? { by } : {}),
+        ...who,
       });
     }
   }

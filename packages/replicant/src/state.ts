@@ -91,7 +91,7 @@ const readers = {
     content: expectBytes({ min: 0, max: EnvelopeLimits.bodyBytesMax }),
     sentAt: time,
     receivedAt: time,
-    via: oneOf('direct', 'replicant'),
+    via: oneOf('direct', 'replicant', 'relay'),
     /** The sender was not a contact when it arrived (counts against `strangerMessagesMax`). */
     stranger: expectBool,
   }),

@@ -3,13 +3,14 @@ import { type MessagingId, type Millis, type NodeId, Rng, toHex } from '@postern
 import { type CryptoProvider, KeyBytes } from '@postern/crypto';
 import type { Identity } from '@postern/identity';
 import type { KademliaLimits } from '@postern/kademlia';
-import { type NodeEvent, PosternNode } from '@postern/node';
+import { type NodeEvent, PosternNode, type RelayMailboxLimits } from '@postern/node';
 import type { ReplicantLimits } from '@postern/replicant';
 import { type NodeKeys, createNodeKeys, nodeIdOf } from '@postern/transport';
 import { type Clock, systemClock } from './clock.ts';
 import { Host, type HostLimits } from './host.ts';
 import { loadOrCreateIdentity, saveIdentity } from './identity-file.ts';
 import { NodeStore, NodeStoreError, type NodeWrite } from './node-store.ts';
+import { RelayLinks } from './relay/relay-links.ts';
 
 export interface NodeRuntimeOptions {
   readonly crypto: CryptoProvider;
@@ -19,6 +20,7 @@ export interface NodeRuntimeOptions {
   readonly clock?: Clock;
   readonly kademlia?: Partial<KademliaLimits>;
   readonly replicant?: Partial<ReplicantLimits>;
+  readonly relay?: Partial<RelayMailboxLimits>;
   readonly hostLimits?: Partial<HostLimits>;
 }
 
@@ -40,6 +42,7 @@ export class NodeRuntime {
   readonly host: Host;
   readonly node: PosternNode;
   readonly store: NodeStore;
+  readonly #relays: RelayLinks;
   readonly #crypto: CryptoProvider;
   readonly #clock: Clock;
   readonly #dataDir: string;
@@ -66,7 +69,9 @@ export class NodeRuntime {
       rows: this.store.rows(),
       ...(options.kademlia ? { kademlia: options.kademlia } : {}),
       ...(options.replicant ? { replicant: options.replicant } : {}),
+      ...(options.relay ? { relay: options.relay } : {}),
     });
+    this.#relays = new RelayLinks(options.crypto, (apply) => this.input(apply));
     this.host = new Host({
       crypto: options.crypto,
       keys,
@@ -126,6 +131,7 @@ export class NodeRuntime {
     if (this.#closed) return;
     this.#closed = true;
     if (this.#timer !== undefined) clearTimeout(this.#timer);
+    await this.#relays.close();
     await this.host.close();
     this.store.close();
   }
@@ -160,6 +166,8 @@ export class NodeRuntime {
     }
     for (const t of transmits) this.#send(t.to, t.bytes);
     for (const event of events) {
+      if (event.type === 'relay-connect' || event.type === 'relay-disconnect' || event.type === 'relay-send')
+        this.#relays.handle(event);
       if (event.type === 'identity-changed') saveIdentity(this.#dataDir, this.node.identity);
       for (const listener of this.#listeners) listener(event);
     }

@@ -1,0 +1,232 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { type Millis, bytesEqual, fromHex, fromUtf8, millis, unwrap, utf8 } from '@postern/core';
+import { createSodiumProvider } from '@postern/crypto';
+import type { IdentityDocument } from '@postern/identity';
+import type { NodeEvent, PosternNode } from '@postern/node';
+import { formatPath } from '@postern/relay';
+import type { Clock } from '../src/clock.ts';
+import { NodeRuntime } from '../src/node-runtime.ts';
+import { RelayClient } from '../src/relay/relay-client.ts';
+import { RelayService } from '../src/relay/relay-service.ts';
+import { SqliteRelayStore } from '../src/relay/sqlite-relay-store.ts';
+
+// Nodes and a relay in this process over loopback sockets, with real SQLite files: a message to a
+// user who is offline goes through the sender's relay; the recipient pulls it when it comes back,
+// acknowledges it on its own relay, and the sender learns "delivered" and audits the charge.
+
+const crypto = createSodiumProvider();
+const DAY = 86_400_000;
+const WAIT_MS = 20_000;
+const quota = { recordsMax: 1000, bytesMax: 16 * 1024 * 1024 };
+
+/** Resolves with the first event of `runtime` that `match` accepts; fails after WAIT_MS. */
+function nextEvent<T extends NodeEvent>(
+  runtime: NodeRuntime,
+  match: (event: NodeEvent) => event is T,
+  what: string,
+): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const signal = AbortSignal.timeout(WAIT_MS);
+    const stop = runtime.onEvent((event) => {
+      if (!match(event)) return;
+      stop();
+      resolve(event);
+    });
+    signal.addEventListener('abort', () => {
+      stop();
+      reject(new Error(`no ${what} within ${WAIT_MS} ms`));
+    });
+  });
+}
+
+const isMessage =
+  (text: string) =>
+  (e: NodeEvent): e is Extract<NodeEvent, { type: 'message' }> =>
+    e.type === 'message' && unwrap(fromUtf8(e.content)) === text;
+const isOutbox =
+  (state: string, key?: string) =>
+  (e: NodeEvent): e is Extract<NodeEvent, { type: 'outbox' }> =>
+    e.type === 'outbox' && e.state === state && (key === undefined || e.key === key);
+
+function run<T>(runtime: NodeRuntime, apply: (node: PosternNode, now: Millis) => T): T {
+  const result = runtime.input(apply);
+  assert.ok(result !== undefined, 'the node is closed');
+  return result;
+}
+
+describe('the node client of relays (seed 003)', () => {
+  let dir: string;
+  let store: SqliteRelayStore;
+  let service: RelayService;
+  /** The relay's clock: real time, moved ahead when an audit needs the usage listing settled. */
+  let ahead = 0;
+  const relayClock: Clock = {
+    monotonic: () => millis(performance.now()),
+    wall: () => millis(Date.now() + ahead),
+  };
+  const runtimes: NodeRuntime[] = [];
+  const open = (name: string, relay?: NodeRuntime['node']['relays']['limits']) => {
+    const runtime = new NodeRuntime({
+      crypto,
+      dataDir: join(dir, name),
+      label: name,
+      ...(relay ? { relay } : {}),
+    });
+    runtimes.push(runtime);
+    return runtime;
+  };
+  const setRelays = (runtime: NodeRuntime): IdentityDocument => {
+    const set = run(runtime, (n, t) => n.setRelays([service.address], t));
+    assert.ok(set.ok, JSON.stringify(set));
+    return set.value;
+  };
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'postern-node-relay-'));
+    store = new SqliteRelayStore(join(dir, 'relay.db'));
+    service = await RelayService.start({ crypto, store, port: 0, clock: relayClock });
+  });
+  after(async () => {
+    for (const runtime of runtimes) await runtime.close();
+    await service.close();
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('carries a message to a user who was offline, and brings back its acknowledgement and audit', async () => {
+    // Bob lists the relay in his document, then goes offline.
+    const bobBefore = open('bob');
+    const bobDocument = setRelays(bobBefore);
+    await bobBefore.close();
+    const alice = open('alice');
+    await store.openAccount(alice.messagingId, quota, 'operator', Date.now());
+    await store.openAccount(bobDocument.pubkey, quota, 'operator', Date.now());
+    const aliceDocument = setRelays(alice);
+    assert.ok(run(alice, (n, t) => n.messaging.addContact(bobDocument, t)).ok);
+    await alice.start();
+
+    const stored = nextEvent(alice, isOutbox('stored'), 'stored state');
+    const sent = run(alice, (n, t) =>
+      n.send(bobDocument.pubkey, utf8('hello via the relay'), { ttlMs: DAY, isReplicated: true }, t),
+    );
+    assert.ok(sent.ok);
+    const storedEvent = await stored;
+    assert.equal(storedEvent.key, sent.value);
+    assert.ok(storedEvent.relay !== undefined && bytesEqual(storedEvent.relay, service.server.publicKey));
+
+    // Bob comes back (a new process on the same data): he pulls his contact's relay.
+    const bob = open('bob');
+    assert.ok(run(bob, (n, t) => n.messaging.addContact(aliceDocument, t)).ok);
+    const message = nextEvent(bob, isMessage('hello via the relay'), 'the message at Bob');
+    const delivered = nextEvent(alice, isOutbox('delivered', sent.value), 'delivered at Alice');
+    await bob.start();
+    assert.equal((await message).via, 'relay');
+    await delivered;
+
+    // Bob took the record off the relay; his acknowledgement was Alice's to take, and she did.
+    const recordId = unwrap(fromHex(sent.value.split(':')[1] as string));
+    const path = formatPath({ receiver: bobDocument.pubkey, sender: alice.messagingId, recordId });
+    const reader = await RelayClient.connect(service.address, {
+      crypto,
+      key: { publicKey: bobDocument.pubkey, secretKey: bob.identity.signingKey.expose() },
+    });
+    assert.equal(await reader.read(path), null);
+    await reader.close();
+    assert.equal(
+      run(alice, (n) => n.relays.acks.length),
+      1,
+    );
+
+    // Audit: the relay charged one pull, the receiver acknowledged it.
+    ahead = 5_000; // the relay's usage listing settles 2 s behind its clock
+    const audited = nextEvent(
+      alice,
+      (e): e is Extract<NodeEvent, { type: 'relay-audit' }> => e.type === 'relay-audit',
+      'an audit',
+    );
+    run(alice, (n, t) => n.relays.audit(t));
+    const { rows, unreachable } = await audited;
+    ahead = 0;
+    assert.deepEqual(unreachable, []);
+    const row = rows.find((r) => r.path === path);
+    assert.ok(row !== undefined, JSON.stringify(rows));
+    assert.equal(row.charged, 1);
+    assert.ok(row.deliveredAt !== undefined);
+    assert.ok(bytesEqual(row.receiver, bobDocument.pubkey));
+  });
+
+  it('keeps one inbox entry for a message that came both directly and through the relay', async () => {
+    const carol = open('carol');
+    const dave = open('dave');
+    await store.openAccount(carol.messagingId, quota, 'operator', Date.now());
+    const carolDocument = setRelays(carol);
+    const carolAddress = await carol.start();
+    const daveAddress = await dave.start();
+    const reach = (r: NodeRuntime, address: string) => ({ node: r.nodeId, addrs: [address] });
+    assert.ok(
+      run(carol, (n, t) =>
+        n.messaging.addContact(dave.identity.document, t, { reach: reach(dave, daveAddress) }),
+      ).ok,
+    );
+    assert.ok(
+      run(dave, (n, t) => n.messaging.addContact(carolDocument, t, { reach: reach(carol, carolAddress) })).ok,
+    );
+
+    // Dave listens on Carol's relay; Carol writes there and also delivers directly.
+    let messages = 0;
+    dave.onEvent((e) => void (isMessage('both ways')(e) && messages++));
+    const relayDone = nextEvent(
+      dave,
+      (e): e is Extract<NodeEvent, { type: 'relay-send' }> =>
+        e.type === 'relay-send' && e.message.request.type === 'delete',
+      "Dave's delete of the relay's copy",
+    );
+    const delivered = nextEvent(carol, isOutbox('delivered'), 'delivered at Carol');
+    const sent = run(carol, (n, t) =>
+      n.send(dave.messagingId, utf8('both ways'), { ttlMs: DAY, isReplicated: true }, t),
+    );
+    assert.ok(sent.ok);
+    await Promise.all([relayDone, delivered]);
+    assert.equal(messages, 1);
+    assert.equal(
+      run(dave, (n) => n.messaging.inbox.messages.size),
+      1,
+    );
+  });
+
+  it('tells the user when its relay refuses its writes (no account)', async () => {
+    const erin = open('erin');
+    const frank = open('frank');
+    setRelays(erin); // erin has no account on the relay
+    assert.ok(run(erin, (n, t) => n.messaging.addContact(frank.identity.document, t)).ok);
+    const refused = nextEvent(
+      erin,
+      (e): e is Extract<NodeEvent, { type: 'relay-refused' }> => e.type === 'relay-refused',
+      'a refusal',
+    );
+    await erin.start();
+    const sent = run(erin, (n, t) =>
+      n.send(frank.messagingId, utf8('no account'), { ttlMs: DAY, isReplicated: true }, t),
+    );
+    assert.ok(sent.ok);
+    const event = await refused;
+    assert.equal(event.code, 'RELAY_NO_ACCOUNT');
+    assert.equal(event.request, 'write');
+    assert.equal(event.relay, service.address);
+    const entry = run(erin, (n) => n.messaging.outbox.get(sent.value));
+    assert.equal(entry?.row.state, 'queued');
+  });
+
+  it('refuses a relay address that does not parse, naming it', () => {
+    const gina = open('gina');
+    const set = run(gina, (n, t) => n.setRelays(['ws://127.0.0.1:1/'], t));
+    assert.ok(!set.ok);
+    assert.equal(set.error.code, 'NODE_BAD_RELAY');
+    assert.match(set.error.reason, /ws:\/\/127\.0\.0\.1:1\//);
+    assert.equal(gina.identity.document.relays.length, 0);
+  });
+});
