@@ -225,10 +225,15 @@ export class RelayMailbox {
         audit.unreachable.push(address);
         continue;
       }
+      const window = { afterTs: Math.max(0, wall - link.session.limits.usageRetentionMs), beforeTs: wall };
+      if (
+        !this.#request(link, { type: 'RequestUsage', ...window }, { kind: 'usage', audit: audit.id }, now)
+      ) {
+        audit.unreachable.push(address);
+        continue;
+      }
       audit.usage.push({ relay: link.key, entries: [] });
       audit.waiting.add(address);
-      const window = { afterTs: Math.max(0, wall - link.session.limits.usageRetentionMs), beforeTs: wall };
-      this.#request(link, { type: 'RequestUsage', ...window }, { kind: 'usage', audit: audit.id }, now);
     }
     this.#finishAudit(audit);
     return audit.id;

@@ -3,10 +3,19 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { type Millis, bytesEqual, fromHex, fromUtf8, millis, unwrap, utf8 } from '@postern/core';
+import {
+  type MessagingId,
+  type Millis,
+  bytesEqual,
+  fromHex,
+  fromUtf8,
+  millis,
+  unwrap,
+  utf8,
+} from '@postern/core';
 import { createSodiumProvider } from '@postern/crypto';
 import type { IdentityDocument } from '@postern/identity';
-import type { NodeEvent, PosternNode } from '@postern/node';
+import type { NodeEvent, PosternNode, RelayMailboxLimits } from '@postern/node';
 import { formatPath } from '@postern/relay';
 import type { Clock } from '../src/clock.ts';
 import { NodeRuntime } from '../src/node-runtime.ts';
@@ -52,6 +61,13 @@ const isOutbox =
   (e: NodeEvent): e is Extract<NodeEvent, { type: 'outbox' }> =>
     e.type === 'outbox' && e.state === state && (key === undefined || e.key === key);
 
+function send(runtime: NodeRuntime, to: Uint8Array, text: string): string {
+  const options = { ttlMs: DAY, isReplicated: true };
+  const sent = run(runtime, (n, t) => n.send(to as MessagingId, utf8(text), options, t));
+  assert.ok(sent.ok, JSON.stringify(sent));
+  return sent.value;
+}
+
 function run<T>(runtime: NodeRuntime, apply: (node: PosternNode, now: Millis) => T): T {
   const result = runtime.input(apply);
   assert.ok(result !== undefined, 'the node is closed');
@@ -69,7 +85,7 @@ describe('the node client of relays (seed 003)', () => {
     wall: () => millis(Date.now() + ahead),
   };
   const runtimes: NodeRuntime[] = [];
-  const open = (name: string, relay?: NodeRuntime['node']['relays']['limits']) => {
+  const open = (name: string, relay?: Partial<RelayMailboxLimits>) => {
     const runtime = new NodeRuntime({
       crypto,
       dataDir: join(dir, name),
@@ -102,33 +118,37 @@ describe('the node client of relays (seed 003)', () => {
     const bobBefore = open('bob');
     const bobDocument = setRelays(bobBefore);
     await bobBefore.close();
-    const alice = open('alice');
-    await store.openAccount(alice.messagingId, quota, 'operator', Date.now());
+    const aliceBefore = open('alice');
+    await store.openAccount(aliceBefore.messagingId, quota, 'operator', Date.now());
     await store.openAccount(bobDocument.pubkey, quota, 'operator', Date.now());
-    const aliceDocument = setRelays(alice);
-    assert.ok(run(alice, (n, t) => n.messaging.addContact(bobDocument, t)).ok);
-    await alice.start();
+    const aliceDocument = setRelays(aliceBefore);
+    assert.ok(run(aliceBefore, (n, t) => n.messaging.addContact(bobDocument, t)).ok);
+    await aliceBefore.start();
 
-    const stored = nextEvent(alice, isOutbox('stored'), 'stored state');
-    const sent = run(alice, (n, t) =>
-      n.send(bobDocument.pubkey, utf8('hello via the relay'), { ttlMs: DAY, isReplicated: true }, t),
-    );
-    assert.ok(sent.ok);
+    const stored = nextEvent(aliceBefore, isOutbox('stored'), 'stored state');
+    const key = send(aliceBefore, bobDocument.pubkey, 'hello via the relay');
     const storedEvent = await stored;
-    assert.equal(storedEvent.key, sent.value);
+    assert.equal(storedEvent.key, key);
     assert.ok(storedEvent.relay !== undefined && bytesEqual(storedEvent.relay, service.server.publicKey));
+
+    // Alice restarts: her node remembers the relay holds the message and does not write it again.
+    await aliceBefore.close();
+    const alice = open('alice');
+    let rewrites = 0;
+    alice.onEvent((e) => void (e.type === 'relay-send' && e.message.request.type === 'write' && rewrites++));
+    await alice.start();
 
     // Bob comes back (a new process on the same data): he pulls his contact's relay.
     const bob = open('bob');
     assert.ok(run(bob, (n, t) => n.messaging.addContact(aliceDocument, t)).ok);
     const message = nextEvent(bob, isMessage('hello via the relay'), 'the message at Bob');
-    const delivered = nextEvent(alice, isOutbox('delivered', sent.value), 'delivered at Alice');
+    const delivered = nextEvent(alice, isOutbox('delivered', key), 'delivered at Alice');
     await bob.start();
     assert.equal((await message).via, 'relay');
     await delivered;
 
     // Bob took the record off the relay; his acknowledgement was Alice's to take, and she did.
-    const recordId = unwrap(fromHex(sent.value.split(':')[1] as string));
+    const recordId = unwrap(fromHex(key.split(':')[1] as string));
     const path = formatPath({ receiver: bobDocument.pubkey, sender: alice.messagingId, recordId });
     const reader = await RelayClient.connect(service.address, {
       crypto,
@@ -186,16 +206,41 @@ describe('the node client of relays (seed 003)', () => {
       "Dave's delete of the relay's copy",
     );
     const delivered = nextEvent(carol, isOutbox('delivered'), 'delivered at Carol');
-    const sent = run(carol, (n, t) =>
-      n.send(dave.messagingId, utf8('both ways'), { ttlMs: DAY, isReplicated: true }, t),
-    );
-    assert.ok(sent.ok);
+    send(carol, dave.messagingId, 'both ways');
     await Promise.all([relayDone, delivered]);
     assert.equal(messages, 1);
     assert.equal(
       run(dave, (n) => n.messaging.inbox.messages.size),
       1,
     );
+  });
+
+  it('with the fallback policy, writes to the relay only a message still queued after the delay', async () => {
+    const hana = open('hana', { policy: 'fallback', fallbackAfterMs: 300, syncEveryMs: 100 });
+    const ivan = open('ivan');
+    const jo = open('jo'); // never started, no replicants: only the relay can carry to Jo
+    await store.openAccount(hana.messagingId, quota, 'operator', Date.now());
+    setRelays(hana);
+    const ivanAddress = await ivan.start();
+    const reach = { node: ivan.nodeId, addrs: [ivanAddress] };
+    assert.ok(run(hana, (n, t) => n.messaging.addContact(ivan.identity.document, t, { reach })).ok);
+    assert.ok(run(hana, (n, t) => n.messaging.addContact(jo.identity.document, t)).ok);
+    let writesToIvan = 0;
+    hana.onEvent((e) => {
+      const toIvan = e.type === 'relay-send' && bytesEqual(e.message.to, ivan.messagingId);
+      if (toIvan && e.message.request.type === 'write') writesToIvan++;
+    });
+    await hana.start();
+
+    const delivered = nextEvent(hana, isOutbox('delivered'), 'delivered to Ivan');
+    const toIvan = send(hana, ivan.messagingId, 'direct in time');
+    assert.equal((await delivered).key, toIvan);
+    const stored = nextEvent(hana, isOutbox('stored'), 'stored for Jo');
+    const toJo = send(hana, jo.messagingId, 'only the relay');
+    const event = await stored;
+    assert.equal(event.key, toJo);
+    assert.ok(event.relay !== undefined && bytesEqual(event.relay, service.server.publicKey));
+    assert.equal(writesToIvan, 0);
   });
 
   it('tells the user when its relay refuses its writes (no account)', async () => {
@@ -209,15 +254,12 @@ describe('the node client of relays (seed 003)', () => {
       'a refusal',
     );
     await erin.start();
-    const sent = run(erin, (n, t) =>
-      n.send(frank.messagingId, utf8('no account'), { ttlMs: DAY, isReplicated: true }, t),
-    );
-    assert.ok(sent.ok);
+    const key = send(erin, frank.messagingId, 'no account');
     const event = await refused;
     assert.equal(event.code, 'RELAY_NO_ACCOUNT');
     assert.equal(event.request, 'write');
     assert.equal(event.relay, service.address);
-    const entry = run(erin, (n) => n.messaging.outbox.get(sent.value));
+    const entry = run(erin, (n) => n.messaging.outbox.get(key));
     assert.equal(entry?.row.state, 'queued');
   });
 
