@@ -10,6 +10,7 @@ import {
   fromHex,
   fromUtf8,
   millis,
+  toBase64url,
   unwrap,
   utf8,
 } from '@postern/core';
@@ -196,6 +197,21 @@ describe('the node client of relays (seed 003)', () => {
       run(dave, (n, t) => n.messaging.addContact(carolDocument, t, { reach: reach(carol, carolAddress) })).ok,
     );
 
+    // A stranger with an account on the relay writes to Dave first: Dave does not read it.
+    const stranger = crypto.ed25519KeyPairFromSeed(crypto.randomBytes(32));
+    const strangerSegment = toBase64url(stranger.publicKey);
+    let strangerReads = 0;
+    dave.onEvent((e) => {
+      const read =
+        e.type === 'relay-send' && e.message.request.type === 'read' ? e.message.request : undefined;
+      if (read?.path.includes(strangerSegment)) strangerReads++;
+    });
+    await store.openAccount(stranger.publicKey, quota, 'operator', Date.now());
+    const spammer = await RelayClient.connect(service.address, { crypto, key: stranger });
+    const spam = { recordId: crypto.randomBytes(16), ttl: DAY, tag: 'msg', content: utf8('buy now') };
+    assert.equal(await spammer.write(dave.messagingId, spam), true);
+    await spammer.close();
+
     // Dave listens on Carol's relay; Carol writes there and also delivers directly.
     let messages = 0;
     dave.onEvent((e) => void (isMessage('both ways')(e) && messages++));
@@ -209,6 +225,7 @@ describe('the node client of relays (seed 003)', () => {
     send(carol, dave.messagingId, 'both ways');
     await Promise.all([relayDone, delivered]);
     assert.equal(messages, 1);
+    assert.equal(strangerReads, 0);
     assert.equal(
       run(dave, (n) => n.messaging.inbox.messages.size),
       1,
