@@ -125,6 +125,7 @@ export class RelayMailbox {
   #audit: Audit | undefined;
   #nextAudit = 1;
   #syncAt: number | undefined;
+  #started = false;
 
   constructor(options: RelayMailboxOptions) {
     this.limits = options.limits;
@@ -149,8 +150,9 @@ export class RelayMailbox {
     return [...this.#acks.values()];
   }
 
-  /** At start: every contact's relays are read, and the wanted connections opened. */
+  /** At start (and restart): every contact's relays are read, and the wanted connections opened. */
   start(now: Millis): void {
+    this.#started = true;
     for (const contact of this.#m.peers.values())
       this.#setContactRelays(contact.hex, contact.document.relays);
     this.#reconcile(now);
@@ -286,6 +288,7 @@ export class RelayMailbox {
 
   /** Opens the connections wanted (own relays first, then the relays most contacts use), closes the rest. */
   #reconcile(now: Millis): void {
+    if (!this.#started) return; // nothing goes out before the node is started
     const own = this.#own();
     const theirs = [...this.#users].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).map(([a]) => a);
     const wanted = [...new Set([...own, ...theirs])].slice(0, this.limits.connectionsMax);

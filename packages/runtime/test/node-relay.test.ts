@@ -105,7 +105,7 @@ describe('the node client of relays (seed 003)', () => {
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'postern-node-relay-'));
     store = new SqliteRelayStore(join(dir, 'relay.db'));
-    service = await RelayService.start({ crypto, store, port: 0, clock: relayClock });
+    service = await RelayService.start({ crypto, store, port: 0, noisePort: 0, clock: relayClock });
   });
   after(async () => {
     for (const runtime of runtimes) await runtime.close();
@@ -230,6 +230,25 @@ describe('the node client of relays (seed 003)', () => {
       run(dave, (n) => n.messaging.inbox.messages.size),
       1,
     );
+  });
+
+  it('reaches the relay over a Noise link too', async () => {
+    const kim = open('kim');
+    const leo = open('leo');
+    const noise = service.noiseAddress;
+    assert.ok(noise !== undefined);
+    await store.openAccount(kim.messagingId, quota, 'operator', Date.now());
+    const set = run(kim, (n, t) => n.setRelays([noise], t));
+    assert.ok(set.ok);
+    assert.ok(run(kim, (n, t) => n.messaging.addContact(leo.identity.document, t)).ok);
+    assert.ok(run(leo, (n, t) => n.messaging.addContact(set.value, t)).ok);
+    await kim.start();
+    const stored = nextEvent(kim, isOutbox('stored'), 'stored over Noise');
+    send(kim, leo.messagingId, 'over noise');
+    await stored;
+    const message = nextEvent(leo, isMessage('over noise'), 'the message at Leo');
+    await leo.start(); // Leo's node connects to relays only once started
+    assert.equal((await message).via, 'relay');
   });
 
   it('with the fallback policy, writes to the relay only a message still queued after the delay', async () => {
