@@ -10,10 +10,7 @@ export { TICKETS_SALT, ticketsRecordKey, signTicketsRecord, openTicketsRecord } 
 export { encodeDhtContacts, decodeDhtContacts } from './dht-state.ts';
 export { posternProgram, simIdentity, simSeeds } from './sim-program.ts';
 export { messagingScenario, messagingDirectScenario, type MessagingScenarioOptions } from './sim-scenario.ts';
-export {
-  RelayMailbox,
-  MESSAGE_TAG,
-  DEFAULT_MAILBOX_LIMITS,
-  type RelayEvent,
-  type RelayMailboxLimits,
-} from './relay-mailbox.ts';
+export { RelayMailbox } from './relay/mailbox.ts';
+export type { RelayEvent } from './relay/core.ts';
+export { MESSAGE_TAG } from './relay/outgoing.ts';
+export { DEFAULT_MAILBOX_LIMITS, type Limits as RelayMailboxLimits } from './relay/rows.ts';

@@ -6,6 +6,7 @@ import {
   type Output,
   type Result,
   type Rng,
+  UsageError,
   err,
   ok,
   toHex,
@@ -34,12 +35,9 @@ import {
 } from '@postern/replicant';
 import { type RelayDecodeError, type RelayMessage, parseRelayAddress } from '@postern/relay';
 import { decodeDhtContacts, decodePublishedAt, encodeDhtContacts, encodePublishedAt } from './dht-state.ts';
-import {
-  DEFAULT_MAILBOX_LIMITS,
-  RelayMailbox,
-  type RelayEvent,
-  type RelayMailboxLimits,
-} from './relay-mailbox.ts';
+import type { RelayEvent } from './relay/core.ts';
+import { RelayMailbox } from './relay/mailbox.ts';
+import { DEFAULT_MAILBOX_LIMITS, type Limits as RelayMailboxLimits } from './relay/rows.ts';
 import { openTicketsRecord, signTicketsRecord, ticketsRecordKey } from './directory.ts';
 
 export type NodeEvent =
@@ -234,7 +232,13 @@ export class PosternNode {
       const parsed = parseRelayAddress(address);
       if (!parsed.ok) return err({ code: 'NODE_BAD_RELAY', reason: `${address}: ${parsed.error}` });
     }
-    return ok(this.messaging.setRelays(unique, now));
+    try {
+      return ok(this.messaging.setRelays(unique, now));
+    } catch (error) {
+      // The document's own rules (each address at most 256 bytes, no spaces) refused it.
+      if (error instanceof UsageError) return err({ code: 'NODE_BAD_RELAY', reason: error.message });
+      throw error;
+    }
   }
 
   /** The runtime's connection to a relay opened. */

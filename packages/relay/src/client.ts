@@ -141,8 +141,10 @@ export class RelayClientSession {
     }
     if (pending === undefined) return undefined; // a late answer to a request that timed out
     this.#pending.delete(id);
-    if (body.type === 'error')
+    if (body.type === 'error') {
+      if (id === this.#listenId) this.#listenId = undefined; // the listen failed: not listening
       return { type: 'answer', id, result: err({ code: body.code, error: body.error }) };
+    }
     return { type: 'answer', id, result: this.#value(pending, body.value) };
   }
 
@@ -152,6 +154,7 @@ export class RelayClientSession {
     for (const [id, pending] of this.#pending) {
       if (now - pending.sentAt < this.#timeoutMs) continue;
       this.#pending.delete(id);
+      if (id === this.#listenId) this.#listenId = undefined;
       failed.push({ type: 'answer', id, result: err({ code: 'RELAY_CLIENT_TIMEOUT' }) });
     }
     return failed;

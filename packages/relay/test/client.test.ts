@@ -131,4 +131,22 @@ describe('relay client session', () => {
       ),
     );
   });
+  it('is no longer listening once its listen is refused or times out, so it may listen again', () => {
+    const s = session();
+    const refused = s.request({ type: 'listen', afterTs: 0 }, T);
+    assert.ok(refused.ok && s.listening);
+    const busy = signRelayMessage(crypto, relay, bob.publicKey, T, {
+      type: 'error',
+      re: refused.value.message.nonce,
+      code: 'RELAY_BUSY',
+      error: 'busy',
+    });
+    const event = s.handleMessage(busy, T);
+    assert.ok(event?.type === 'answer' && !event.result.ok && event.result.error.code === 'RELAY_BUSY');
+    assert.equal(s.listening, false);
+    const unanswered = s.request({ type: 'listen', afterTs: 0 }, T);
+    assert.ok(unanswered.ok && s.listening);
+    assert.equal(s.handleTimeout(T + 1000).length, 1);
+    assert.equal(s.listening, false);
+  });
 });

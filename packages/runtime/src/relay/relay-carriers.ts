@@ -32,7 +32,8 @@ export async function webSocketCarrier(
   form: 'json' | 'cbor',
   limits: RelayLimits,
 ): Promise<Carrier> {
-  const ws = new WebSocket(url, { maxPayload: 4 * 1024 * 1024 });
+  // A relay that takes the TCP connection but never completes the upgrade fails the dial, not hangs it.
+  const ws = new WebSocket(url, { maxPayload: 4 * 1024 * 1024, handshakeTimeout: 10_000 });
   await new Promise<void>((resolve, reject) => {
     ws.once('open', () => resolve());
     ws.once('error', (error) => reject(new Error(`cannot reach the relay at ${url}: ${error.message}`)));

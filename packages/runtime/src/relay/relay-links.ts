@@ -49,7 +49,9 @@ export class RelayLinks {
   }
 
   #connect(address: string): void {
-    if (this.#closed || this.#carriers.has(address) || this.#dialling.has(address)) return;
+    const dialling = this.#dialling.get(address);
+    if (dialling !== undefined) dialling.wanted = true; // disconnected, then wanted again: the dial stands
+    if (this.#closed || this.#carriers.has(address) || dialling !== undefined) return;
     const parsed = parseRelayAddress(address);
     if (!parsed.ok) return this.#input((n, t) => n.relayDown(address, t));
     const dial = { wanted: true };

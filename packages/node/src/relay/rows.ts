@@ -28,11 +28,17 @@ export interface Limits {
   /** A lost connection is dialled again after this, doubling up to the max. */
   readonly reconnectMinMs: number;
   readonly reconnectMaxMs: number;
-  /** A relay that answered "full" or "no account" gets no writes for this long. */
+  /** A relay that answered "full", "no account" or "stale" (a clock off) gets no writes for this long. */
   readonly refusedBackoffMs: number;
-  /** Unwritten messages are tried again this often while some wait (and the fallback policy's clock). */
+  /**
+   * Unwritten messages, owed acknowledgements, deletes and failed listens are tried again this
+   * often while some wait (and it is the fallback policy's clock).
+   */
   readonly syncEveryMs: number;
-  /** Pushed paths waiting to be read, per relay; more come again at the next listen. */
+  /**
+   * Pushed paths waiting to be read, per relay; more come again at the next listen. Records left
+   * for later (a full inbox) wait as many, read again after `refusedBackoffMs`.
+   */
   readonly readQueueMax: number;
   readonly readsInFlightMax: number;
   /** A read that timed out is tried again this many times. */
@@ -41,12 +47,18 @@ export interface Limits {
   readonly handledPathsMax: number;
   /** How long an acknowledgement lives on the receiver's relays: a sender away a week still finds it. */
   readonly ackTtlMs: number;
-  /** Acknowledgements waiting for an own relay to come up; the oldest are dropped beyond it. */
+  /** Acknowledgements owed (not yet written to an own relay); the oldest are dropped beyond it. */
   readonly ackQueueMax: number;
   /** Acknowledgements of this user's records kept for audits; the oldest are dropped beyond it. */
   readonly acksKeptMax: number;
-  /** Usage entries one audit collects. */
+  /** Usage entries one audit collects, from all relays together. */
   readonly auditEntriesMax: number;
+  /** A relay whose usage listing has not settled yet is asked again after this. */
+  readonly auditRetryMs: number;
+  /** An audit ends by this deadline; relays that have not answered by then are listed as unreachable. */
+  readonly auditTimeoutMs: number;
+  /** A relay connection that answers this many times what no honest relay answers is cut (and redialled late). */
+  readonly misbehaviourMax: number;
 }
 
 export const DEFAULT_MAILBOX_LIMITS: Limits = {
@@ -67,31 +79,68 @@ export const DEFAULT_MAILBOX_LIMITS: Limits = {
   ackQueueMax: 1024,
   acksKeptMax: 10_000,
   auditEntriesMax: 100_000,
+  auditRetryMs: 1_000,
+  auditTimeoutMs: 60_000,
+  misbehaviourMax: 8,
 };
 
-/** A row of the node's `relay` table: `out:<outbox key>` (relays holding it) or `ack:<relay hex> <path>`. */
+/**
+ * A row of the node's `relay` table: `out:<outbox key>` (the relays holding one of this user's
+ * messages), `ack:<relay hex> <path>` (an acknowledgement of this user's record, for audits), or
+ * `ackq:<record id hex>` (an acknowledgement this user owes, not yet written to one of its relays).
+ */
 export interface MailboxRow {
   readonly table: 'relay';
   readonly key: string;
   readonly value: Uint8Array;
 }
 
-const readWritten = expectArrayOf(expectBytes(32), { min: 0, max: 64 });
+/** Where a message was written, until when its records live (then the row goes too). */
+export interface Written {
+  readonly relays: Set<string>;
+  readonly until: number;
+}
+
+/** An acknowledgement to write to this user's relays (its content sealed once). */
+export interface OwedAck {
+  readonly to: Uint8Array;
+  readonly recordId: Uint8Array;
+  readonly content: Uint8Array;
+  /** Wall-clock expiry. */
+  readonly until: number;
+}
+
+const key32 = expectBytes(32);
+const readWritten = expectStruct({
+  relays: expectArrayOf(key32, { min: 0, max: 64 }),
+  until: expectUint(),
+});
 const readAck = expectStruct({
-  relay: expectBytes(32),
+  relay: key32,
   path: expectText(128),
   at: expectUint(),
   receipt: expectNullable(expectBytes({ min: 1, max: 1024 })),
 });
+const readOwed = expectStruct({
+  to: key32,
+  recordId: expectBytes(16),
+  content: expectBytes({ min: 1, max: 4096 }),
+  until: expectUint(),
+});
 
-export function encodeWrittenRow(relays: ReadonlySet<string>): Uint8Array {
-  return encodeCanonical([...relays].map((hex) => unwrap(fromHex(hex))));
+export function encodeWrittenRow(written: Written): Uint8Array {
+  return encodeCanonical({
+    relays: [...written.relays].map((hex) => unwrap(fromHex(hex))),
+    until: written.until,
+  });
 }
 
 /** Undefined for a row that does not read back (written by another version, or damaged). */
-export function decodeWrittenRow(bytes: Uint8Array): Set<string> | undefined {
+export function decodeWrittenRow(bytes: Uint8Array): Written | undefined {
   const read = decodeWith(bytes, readWritten);
-  return read.ok ? new Set(read.value.map((key) => toHex(key))) : undefined;
+  return read.ok
+    ? { relays: new Set(read.value.relays.map((k) => toHex(k))), until: read.value.until }
+    : undefined;
 }
 
 export function encodeAckRow(ack: Ack): Uint8Array {
@@ -100,5 +149,14 @@ export function encodeAckRow(ack: Ack): Uint8Array {
 
 export function decodeAckRow(bytes: Uint8Array): Ack | undefined {
   const read: Result<Ack, unknown> = decodeWith(bytes, readAck);
+  return read.ok ? read.value : undefined;
+}
+
+export function encodeOwedRow(owed: OwedAck): Uint8Array {
+  return encodeCanonical({ to: owed.to, recordId: owed.recordId, content: owed.content, until: owed.until });
+}
+
+export function decodeOwedRow(bytes: Uint8Array): OwedAck | undefined {
+  const read = decodeWith(bytes, readOwed);
   return read.ok ? read.value : undefined;
 }

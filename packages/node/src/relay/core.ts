@@ -1,0 +1,152 @@
+import type { Millis } from '@postern/core';
+import type { CryptoProvider } from '@postern/crypto';
+import {
+  type AuditRow,
+  type ClientFailure,
+  type RelayClientSession,
+  type RelayMessage,
+  type RelayRequest,
+  parseRelayAddress,
+} from '@postern/relay';
+import type { ReplicantEvent, ReplicantMachine } from '@postern/replicant';
+import type { Limits } from './rows.ts';
+
+/** What the mailbox asks of the runtime, and tells the application. */
+export type RelayEvent =
+  /** Open a connection to this relay address; answer with `relayUp` or `relayDown`. */
+  | { type: 'relay-connect'; relay: string }
+  /** The relay is no longer needed (or misbehaved): close its connection. */
+  | { type: 'relay-disconnect'; relay: string }
+  /** Send this signed request on the relay's connection. */
+  | { type: 'relay-send'; relay: string; message: RelayMessage<RelayRequest> }
+  /** A relay refused this user's request (no account, quota full, a clock off): one sentence for the person. */
+  | { type: 'relay-refused'; relay: string; request: RelayRequest['type']; code: string; error: string }
+  /** A relay answered what no honest relay answers; the answer was dropped. */
+  | { type: 'relay-misbehaved'; relay: string; reason: string }
+  /** The end of `audit`: per record, what this user's relays charged beside what was acknowledged. */
+  | { type: 'relay-audit'; audit: number; rows: AuditRow[]; unreachable: string[] }
+  | { type: 'persist'; table: 'relay'; key: string; value: Uint8Array | undefined };
+
+/** What each request on a relay connection was for. */
+export type Request =
+  | { kind: 'write'; key: string }
+  | { kind: 'ack'; id: string }
+  | { kind: 'read'; path: string; tries: number }
+  | { kind: 'delete' }
+  | { kind: 'listen' }
+  | { kind: 'usage'; audit: number };
+
+/** One relay address the node connects to. */
+export interface Link {
+  readonly address: string;
+  /** The relay's key (and in hex): two addresses of one relay (ws and tcp) share it. */
+  readonly key: Uint8Array;
+  readonly keyHex: string;
+  readonly session: RelayClientSession;
+  state: 'connecting' | 'up' | 'down';
+  /** Dials in a row that did not lead to a good answer (the backoff doubles with each). */
+  failures: number;
+  /** When a link that is down is dialled again (monotonic). */
+  retryAt: number;
+  /** No writes before this (the relay said full, no account, or that our clock is off). */
+  writesAfter: number;
+  /** When a listen that failed is asked for again. */
+  listenAt: number | undefined;
+  /** Answers no honest relay gives, on this connection. */
+  misbehaviour: number;
+  readonly requests: Map<string, Request>;
+  /** Pushed paths waiting for a read, oldest first, with the tries so far. */
+  readonly toRead: Map<string, number>;
+  /** Records left for later (a full inbox, an envelope from the future), read again at `deferredAt`. */
+  readonly deferred: Set<string>;
+  deferredAt: number | undefined;
+  reads: number;
+  /** Messages (outbox keys) this relay refused for good: not written to it again. */
+  readonly refusedKeys: Set<string>;
+}
+
+/** Failures that say "not now" (the relay is busy, an answer was lost), not "never". */
+export function transient(failure: ClientFailure): boolean {
+  return TRANSIENT.has(failure.code);
+}
+
+const TRANSIENT: ReadonlySet<string> = new Set([
+  'RELAY_CLIENT_TIMEOUT',
+  'RELAY_CLIENT_TOO_MANY_REQUESTS',
+  'RELAY_BUSY',
+  'RELAY_UNAVAILABLE',
+]);
+
+/** Refusals that concern the relay, not one record: it gets no writes for a while, and the user is told. */
+export const RELAY_WIDE: ReadonlySet<string> = new Set([
+  'RELAY_QUOTA_FULL',
+  'RELAY_NO_ACCOUNT',
+  'RELAY_STALE',
+]);
+
+/** What the mailbox's parts share: the links, the Replicant machine, and the way out. */
+export class MailboxCore {
+  readonly links = new Map<string, Link>();
+  readonly crypto: CryptoProvider;
+  readonly m: ReplicantMachine;
+  readonly limits: Limits;
+  readonly emit: (event: RelayEvent | ReplicantEvent) => void;
+
+  constructor(
+    crypto: CryptoProvider,
+    m: ReplicantMachine,
+    limits: Limits,
+    emit: (event: RelayEvent | ReplicantEvent) => void,
+  ) {
+    this.crypto = crypto;
+    this.m = m;
+    this.limits = limits;
+    this.emit = emit;
+  }
+
+  /** Signs and sends a request on an open link; false if it is not open or has too many pending. */
+  request(link: Link, body: RelayRequest, request: Request, now: Millis, to?: Uint8Array): boolean {
+    if (link.state !== 'up') return false;
+    const made = link.session.request(body, this.m.wall(now), to);
+    if (!made.ok) return false;
+    link.requests.set(made.value.id, request);
+    this.emit({ type: 'relay-send', relay: link.address, message: made.value.message });
+    return true;
+  }
+
+  /** This user's relays, as its identity document lists them. */
+  own(): string[] {
+    return this.m.identity.document.relays.filter((a) => parseRelayAddress(a).ok);
+  }
+
+  /** This user's relays that are up, one link per relay (a relay listed by ws and tcp counts once). */
+  ownUp(): Link[] {
+    const byKey = new Map<string, Link>();
+    for (const address of this.own()) {
+      const link = this.links.get(address);
+      if (link?.state === 'up' && !byKey.has(link.keyHex)) byKey.set(link.keyHex, link);
+    }
+    return [...byKey.values()];
+  }
+
+  persist(key: string, value: Uint8Array | undefined): void {
+    this.emit({ type: 'persist', table: 'relay', key, value });
+  }
+
+  misbehaved(link: Link, reason: string): void {
+    link.misbehaviour++;
+    this.emit({ type: 'relay-misbehaved', relay: link.address, reason });
+  }
+
+  refused(link: Link, request: RelayRequest['type'], failure: ClientFailure): void {
+    const error = 'error' in failure ? failure.error : 'no answer';
+    this.emit({ type: 'relay-refused', relay: link.address, request, code: failure.code, error });
+  }
+}
+
+/** The earliest of some times, ignoring undefined ones. */
+export function earliest(...times: (number | undefined)[]): number | undefined {
+  let at: number | undefined;
+  for (const t of times) if (t !== undefined && (at === undefined || t < at)) at = t;
+  return at;
+}

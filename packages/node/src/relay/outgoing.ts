@@ -1,0 +1,119 @@
+import { type Millis, type Result, fromHex } from '@postern/core';
+import type { ClientFailure } from '@postern/relay';
+import { type Link, type MailboxCore, RELAY_WIDE, transient } from './core.ts';
+import { type Written, decodeWrittenRow, encodeWrittenRow } from './rows.ts';
+
+/** Tag of a message record: a sealed envelope to the receiver. */
+export const MESSAGE_TAG = 'msg';
+
+/**
+ * This user's messages on its own relays: each written (recordId = envelope id) as the policy says,
+ * the relay's signed `true` making it `stored`; where it was written is persisted, so a restart
+ * does not write again; once it is delivered or expired its records are deleted, on relays that
+ * were down as soon as they are back.
+ */
+export class OutgoingRelays {
+  readonly #c: MailboxCore;
+  /** Outbox keys → the relays (keys, hex) holding the message. */
+  readonly #written = new Map<string, Written>();
+
+  constructor(core: MailboxCore) {
+    this.#c = core;
+  }
+
+  /** Anything to do at the next sync: messages to write, or records to delete. */
+  get waiting(): boolean {
+    return this.#c.m.outbox.unfinished > 0 || this.#written.size > 0;
+  }
+
+  restore(key: string, value: Uint8Array): void {
+    const written = decodeWrittenRow(value);
+    if (written !== undefined) this.#written.set(key, written);
+  }
+
+  onOutbox(key: string, state: string, now: Millis): void {
+    if (state === 'queued') for (const link of this.#c.ownUp()) this.#write(link, key, now);
+    else if (state === 'delivered' || state === 'expired') this.#forget(key, now);
+  }
+
+  /** An own relay came up, or the sync timer fired: what it should hold, and what it should no longer. */
+  sync(link: Link, now: Millis): void {
+    for (const entry of this.#c.m.outbox.entries()) {
+      if (link.session.pending >= this.#c.limits.requestsPerRelayMax / 2) return; // the next sync goes on
+      this.#write(link, entry.key, now);
+    }
+    const wall = this.#c.m.wall(now);
+    for (const [key, written] of this.#written) {
+      if (written.until <= wall) {
+        this.#written.delete(key); // its records have expired on every relay
+        this.#c.persist(`out:${key}`, undefined);
+      } else if (this.#finished(key)) this.#forget(key, now);
+    }
+  }
+
+  onWritten(link: Link, key: string, result: Result<unknown, ClientFailure>, now: Millis): void {
+    if (!result.ok) return this.#onRefused(link, key, result.error, now);
+    const entry = this.#c.m.outbox.get(key);
+    if (entry === undefined || this.#finished(key)) {
+      // Delivered (or expired) while the write was on its way: the record is not needed.
+      return this.#delete(link, key, now);
+    }
+    const written = this.#written.get(key) ?? {
+      relays: new Set<string>(),
+      until: entry.header.timestampMs + entry.header.ttlMs,
+    };
+    written.relays.add(link.keyHex);
+    this.#written.set(key, written);
+    this.#c.persist(`out:${key}`, encodeWrittenRow(written));
+    this.#c.m.storedOnRelay(key, link.key);
+  }
+
+  #onRefused(link: Link, key: string, failure: ClientFailure, now: Millis): void {
+    if (transient(failure)) return; // the next sync writes it again
+    if (RELAY_WIDE.has(failure.code)) link.writesAfter = now + this.#c.limits.refusedBackoffMs;
+    else link.refusedKeys.add(key); // this message, not the relay: an expired one, say
+    this.#c.refused(link, 'write', failure);
+  }
+
+  #write(link: Link, key: string, now: Millis): void {
+    const c = this.#c;
+    const entry = c.m.outbox.get(key);
+    if (entry === undefined || entry.row.system || this.#finished(key)) return;
+    if (link.writesAfter > now || link.refusedKeys.has(key)) return;
+    if (this.#written.get(key)?.relays.has(link.keyHex)) return;
+    const wall = c.m.wall(now);
+    if (c.limits.policy === 'fallback') {
+      if (entry.row.state !== 'queued' || wall - entry.row.at < c.limits.fallbackAfterMs) return;
+    }
+    const ttl = Math.min(entry.header.timestampMs + entry.header.ttlMs - wall, link.session.limits.ttlMsMax);
+    if (ttl <= 0) return;
+    for (const r of link.requests.values()) if (r.kind === 'write' && r.key === key) return;
+    const write = { recordId: entry.header.id, ttl, tag: MESSAGE_TAG, content: entry.row.env };
+    c.request(link, { type: 'write', ...write }, { kind: 'write', key }, now, entry.header.recipient);
+  }
+
+  /** Delivered or expired: its records go where the relay is up; the rest when it is back. */
+  #forget(key: string, now: Millis): void {
+    for (const link of this.#c.links.values()) link.refusedKeys.delete(key);
+    const written = this.#written.get(key);
+    if (written === undefined) return;
+    for (const link of this.#c.ownUp()) {
+      if (written.relays.delete(link.keyHex)) this.#delete(link, key, now);
+    }
+    if (written.relays.size > 0) return this.#c.persist(`out:${key}`, encodeWrittenRow(written));
+    this.#written.delete(key);
+    this.#c.persist(`out:${key}`, undefined);
+  }
+
+  #delete(link: Link, key: string, now: Millis): void {
+    const recordId = fromHex(key.slice(key.indexOf(':') + 1));
+    if (recordId.ok)
+      this.#c.request(link, { type: 'delete', recordId: recordId.value }, { kind: 'delete' }, now);
+  }
+
+  /** Delivered, expired, or gone from the outbox (dropped once finished). */
+  #finished(key: string): boolean {
+    const state = this.#c.m.outbox.get(key)?.row.state;
+    return state === undefined || state === 'delivered' || state === 'expired';
+  }
+}
