@@ -239,6 +239,16 @@ export class ReplicantMachine {
     return this.#receiving.takeFromRelay(relay, env, now);
   }
 
+  /** Could the inbox take one more message now (a relay's record left for later is read again only then)? */
+  inboxHasRoom(): boolean {
+    const { inbox, limits } = this;
+    return (
+      inbox.messages.size < limits.inboxMax &&
+      inbox.bytes < limits.inboxBytesMax &&
+      inbox.seenCount < limits.seenMax
+    );
+  }
+
   /** Has an envelope with this dedupe key (sender:id, hex) been received and not yet expired? */
   hasSeen(key: string): boolean {
     return this.#receiving.hasSeen(key);

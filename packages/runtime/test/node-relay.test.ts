@@ -277,7 +277,7 @@ describe('the node client of relays (seed 003)', () => {
   });
 
   it('with the fallback policy, writes to the relay only a message still queued after the delay', async () => {
-    const hana = open('hana', { policy: 'fallback', fallbackAfterMs: 300, syncEveryMs: 100 });
+    const hana = open('hana', { policy: 'fallback', fallbackAfterMs: 2_000, syncEveryMs: 100 });
     const ivan = open('ivan');
     const jo = open('jo'); // never started, no replicants: only the relay can carry to Jo
     await store.openAccount(hana.messagingId, quota, 'operator', Date.now());
@@ -300,7 +300,7 @@ describe('the node client of relays (seed 003)', () => {
     const sentAt = Date.now();
     const toJo = send(hana, jo.messagingId, 'only the relay');
     const event = await stored;
-    assert.ok(Date.now() - sentAt >= 300, 'written only once the fallback delay had passed');
+    assert.ok(Date.now() - sentAt >= 2_000, 'written only once the fallback delay had passed');
     assert.equal(event.key, toJo);
     assert.ok(event.relay !== undefined && bytesEqual(event.relay, service.server.publicKey));
     assert.equal(writesToIvan, 0);

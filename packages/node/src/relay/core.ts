@@ -24,15 +24,26 @@ export type RelayEvent =
   /** A relay answered what no honest relay answers; the answer was dropped. */
   | { type: 'relay-misbehaved'; relay: string; reason: string }
   /** The end of `audit`: per record, what this user's relays charged beside what was acknowledged. */
-  | { type: 'relay-audit'; audit: number; rows: AuditRow[]; unreachable: string[] }
+  | {
+      type: 'relay-audit';
+      audit: number;
+      rows: AuditRow[];
+      /** Relays that could not be asked, or never answered. */
+      unreachable: string[];
+      /** Relays that answered part of their report by the deadline (their part is in the rows). */
+      partial: string[];
+    }
   | { type: 'persist'; table: 'relay'; key: string; value: Uint8Array | undefined };
 
 /** What each request on a relay connection was for. */
 export type Request =
   | { kind: 'write'; key: string }
   | { kind: 'ack'; id: string }
-  | { kind: 'read'; path: string; tries: number }
-  | { kind: 'delete' }
+  | { kind: 'read'; path: string; tries: number; deferrals: number }
+  /** A delete: of a record this user took (no key), or of its own message's record (its outbox key). */
+  | { kind: 'delete'; key?: string }
+  /** A cheap request on a quiet connection: keeps a Noise link from idling out, finds a dead one. */
+  | { kind: 'probe' }
   | { kind: 'listen' }
   | { kind: 'usage'; audit: number };
 
@@ -55,12 +66,20 @@ export interface Link {
   /** Answers no honest relay gives, on this connection. */
   misbehaviour: number;
   readonly requests: Map<string, Request>;
-  /** Pushed paths waiting for a read, oldest first, with the tries so far. */
-  readonly toRead: Map<string, number>;
-  /** Records left for later (a full inbox, an envelope from the future), read again at `deferredAt`. */
-  readonly deferred: Set<string>;
+  /** When a request was last sent (a quiet connection is probed). */
+  lastSentAt: number;
+  /** Requests in a row that timed out on an open connection (it is cut after a few). */
+  timeouts: number;
+  /** Pushed paths waiting for a read, oldest first, with the tries and deferrals so far. */
+  readonly toRead: Map<string, { tries: number; deferrals: number }>;
+  /** Records taken (or had another way) waiting for their delete to be sent, by record id (hex). */
+  readonly toDelete: Map<string, Uint8Array>;
+  /** Records left for later (a full inbox, an envelope from the future), read again when due. */
+  readonly deferred: Map<string, { deferrals: number; at: number; full: boolean }>;
   deferredAt: number | undefined;
   reads: number;
+  /** Paths were dropped for want of room: once the queues drain, a fresh connection's backfill brings them. */
+  overflowed: boolean;
   /** Messages (outbox keys) this relay refused for good: not written to it again. */
   readonly refusedKeys: Set<string>;
 }
@@ -91,6 +110,8 @@ export class MailboxCore {
   readonly m: ReplicantMachine;
   readonly limits: Limits;
   readonly emit: (event: RelayEvent | ReplicantEvent) => void;
+  /** Closes a link and dials it again at once (set by the mailbox). */
+  cycle: (link: Link, now: Millis) => void = () => {};
 
   constructor(
     crypto: CryptoProvider,
@@ -110,6 +131,7 @@ export class MailboxCore {
     const made = link.session.request(body, this.m.wall(now), to);
     if (!made.ok) return false;
     link.requests.set(made.value.id, request);
+    link.lastSentAt = now;
     this.emit({ type: 'relay-send', relay: link.address, message: made.value.message });
     return true;
   }

@@ -14,6 +14,9 @@ import {
 import { type Link, type MailboxCore, RELAY_WIDE, type Request, transient } from './core.ts';
 import { type OwedAck, decodeAckRow, decodeOwedRow, encodeAckRow, encodeOwedRow } from './rows.ts';
 
+/** An envelope from a clock ahead of ours is read again this many times, then left to the relay. */
+const DEFERRALS_MAX = 3;
+
 /** Left on the relay for later: the inbox is full, or the envelope is from a clock ahead of ours. */
 const LATER: ReadonlySet<string> = new Set([
   'REPLICANT_INBOX_FULL',
@@ -30,7 +33,7 @@ const LATER: ReadonlySet<string> = new Set([
  */
 export class IncomingRelays {
   readonly #c: MailboxCore;
-  /** Paths handled (`address path`), so a record pushed again on a new connection is not read again. */
+  /** Paths handled (`relay key hex` + path), so a record pushed again (on a new connection, or by the relay's other address) is not read again. */
   readonly #handled = new Set<string>();
   /** Acknowledgements of this user's records, by `relayhex path`, oldest first. */
   readonly #acks = new Map<string, Ack>();
@@ -67,8 +70,8 @@ export class IncomingRelays {
   }
 
   listen(link: Link, now: Millis): void {
-    link.listenAt = undefined;
-    this.#c.request(link, { type: 'listen', afterTs: 0 }, { kind: 'listen' }, now);
+    const sent = this.#c.request(link, { type: 'listen', afterTs: 0 }, { kind: 'listen' }, now);
+    link.listenAt = sent ? undefined : now + this.#c.limits.syncEveryMs;
   }
 
   onListenAnswer(link: Link, result: Result<unknown, ClientFailure>, now: Millis): void {
@@ -89,34 +92,58 @@ export class IncomingRelays {
       }
       const sender = toHex(parsed.value.sender);
       // Only contacts' records are read (and charged): a stranger's are left to expire.
-      if (!c.m.peers.has(sender) || this.#handled.has(`${link.address} ${path}`)) continue;
+      if (!c.m.peers.has(sender) || link.deferred.has(path) || link.toRead.has(path)) continue;
       if (c.m.hasSeen(`${sender}:${toHex(parsed.value.recordId)}`)) {
-        // Came another way already (its recordId is its envelope id): not read, only removed.
+        // Came another way already (its recordId is its envelope id): not read, only removed —
+        // again if it is pushed again (its delete may have been lost).
         this.#done(link, path);
-        this.#delete(link, parsed.value.recordId, now);
-      } else if (link.toRead.size < c.limits.readQueueMax) link.toRead.set(path, 0);
+        this.#queueDelete(link, parsed.value.recordId);
+      } else if (this.#handled.has(`${link.keyHex} ${path}`)) continue;
+      else if (link.toRead.size < c.limits.readQueueMax) link.toRead.set(path, { tries: 0, deferrals: 0 });
+      else link.overflowed = true;
     }
     if (foreign > 0) c.misbehaved(link, `pushed ${foreign} paths that are not this user's`);
-    this.readMore(link, now);
+    this.pump(link, now);
   }
 
-  readMore(link: Link, now: Millis): void {
-    for (const [path, tries] of link.toRead) {
-      if (link.reads >= this.#c.limits.readsInFlightMax || link.state !== 'up') return;
+  /**
+   * Sends queued deletes and reads while the connection has room; a request that does not fit stays
+   * queued. Paths dropped for want of room come again from a fresh connection's backfill: once the
+   * queues are empty, an overflowed connection is cycled.
+   */
+  pump(link: Link, now: Millis): void {
+    const c = this.#c;
+    const room = () => link.state === 'up' && link.session.pending < c.limits.requestsPerRelayMax;
+    for (const [hex, recordId] of link.toDelete) {
+      if (!room()) return;
+      link.toDelete.delete(hex);
+      c.request(link, { type: 'delete', recordId }, { kind: 'delete' }, now);
+    }
+    for (const [path, queued] of link.toRead) {
+      if (link.reads >= c.limits.readsInFlightMax || !room()) return;
       link.toRead.delete(path);
-      if (this.#c.request(link, { type: 'read', path }, { kind: 'read', path, tries }, now)) link.reads++;
+      c.request(link, { type: 'read', path }, { kind: 'read', path, ...queued }, now);
+      link.reads++;
     }
+    if (link.overflowed && link.reads === 0 && link.toRead.size === 0 && link.toDelete.size === 0)
+      c.cycle(link, now);
   }
 
-  /** Records left for later are read again (the inbox may have room now). */
+  /** Records left for later are read again once due (a full inbox: once it has room again). */
   readDeferred(link: Link, now: Millis): void {
+    const c = this.#c;
     link.deferredAt = undefined;
-    for (const path of link.deferred) {
-      if (link.toRead.size >= this.#c.limits.readQueueMax) break;
+    for (const [path, deferred] of link.deferred) {
+      const waiting = deferred.at > now || (deferred.full && !c.m.inboxHasRoom());
+      if (waiting || link.toRead.size >= c.limits.readQueueMax) {
+        if (deferred.at <= now) deferred.at = now + c.limits.refusedBackoffMs; // no read spent waiting
+        link.deferredAt = Math.min(link.deferredAt ?? Infinity, deferred.at);
+        continue;
+      }
       link.deferred.delete(path);
-      link.toRead.set(path, 0);
+      link.toRead.set(path, { tries: 0, deferrals: deferred.deferrals });
     }
-    this.readMore(link, now);
+    this.pump(link, now);
   }
 
   onRead(
@@ -127,29 +154,40 @@ export class IncomingRelays {
   ): void {
     link.reads = Math.max(0, link.reads - 1);
     const { path } = request;
-    if (!result.ok) {
-      if (!transient(result.error)) this.#done(link, path); // pull limit, not ours: never readable
-      if (result.error.code === 'RELAY_CLIENT_BAD_ANSWER') this.#c.misbehaved(link, result.error.error);
-      else if (transient(result.error) && request.tries < this.#c.limits.readTriesMax && link.state === 'up')
-        link.toRead.set(path, request.tries + 1);
-      // Otherwise, when the connection closed, the path comes again with the next listen.
-      return this.readMore(link, now);
+    if (!result.ok) this.#onReadFailed(link, request, result.error);
+    else {
+      const record = result.value as RelayMessage<WriteRequest> | null;
+      if (record === null)
+        this.#done(link, path); // gone: expired, or deleted by its sender
+      else if (record.request.tag === ACK_TAG) this.#onAckRecord(link, path, record, now);
+      else this.#onMessageRecord(link, request, record, now);
     }
-    const record = result.value as RelayMessage<WriteRequest> | null;
-    if (record === null)
-      this.#done(link, path); // gone: expired, or deleted by its sender
-    else if (record.request.tag === ACK_TAG) this.#onAckRecord(link, path, record, now);
-    else this.#onMessageRecord(link, path, record, now);
-    this.readMore(link, now);
+    this.pump(link, now);
   }
 
-  #onMessageRecord(link: Link, path: string, record: RelayMessage<WriteRequest>, now: Millis): void {
+  #onReadFailed(link: Link, request: Extract<Request, { kind: 'read' }>, failure: ClientFailure): void {
+    const { path } = request;
+    if (failure.code === 'RELAY_CLIENT_BAD_ANSWER') this.#c.misbehaved(link, failure.error);
+    if (!transient(failure)) return this.#done(link, path); // pull limit, not ours: never readable
+    if (link.state !== 'up') return; // the next connection's listen pushes it again
+    if (request.tries < this.#c.limits.readTriesMax)
+      link.toRead.set(path, { tries: request.tries + 1, deferrals: request.deferrals });
+    else link.overflowed = true; // read again from a fresh connection
+  }
+
+  #onMessageRecord(
+    link: Link,
+    request: Extract<Request, { kind: 'read' }>,
+    record: RelayMessage<WriteRequest>,
+    now: Millis,
+  ): void {
     const c = this.#c;
+    const { path } = request;
     const sender = parseEnvelope(record.request.content);
     if (!sender.ok || !bytesEqual(sender.value.sender, record.from)) {
       // A contact may only pass on its own envelopes: otherwise a stranger's would reach the inbox.
       this.#done(link, path);
-      this.#delete(link, record.request.recordId, now);
+      this.#queueDelete(link, record.request.recordId);
       return c.emit({
         type: 'sender-misbehaved',
         sender: record.from as MessagingId,
@@ -157,22 +195,32 @@ export class IncomingRelays {
       });
     }
     const taken = c.m.takeFromRelay(link.key, record.request.content, now);
-    if (!taken.ok && LATER.has(taken.error.code)) return this.#defer(link, path, now);
+    if (!taken.ok && LATER.has(taken.error.code)) return this.#defer(link, request, taken.error.code, now);
     this.#done(link, path);
     if (taken.ok) this.#owe(link, path, record.from, taken.value.receipt, now); // persisted before the delete leaves
-    this.#delete(link, record.request.recordId, now);
+    this.#queueDelete(link, record.request.recordId);
   }
 
-  #defer(link: Link, path: string, now: Millis): void {
-    if (link.deferred.size < this.#c.limits.readQueueMax) link.deferred.add(path);
-    link.deferredAt ??= now + this.#c.limits.refusedBackoffMs;
+  /**
+   * Left on the relay for later. A full inbox costs no read until it has room; an envelope from a
+   * clock ahead of ours is read again after 1, 2, 4 min and then left (each read counts against the
+   * relay's pull limit).
+   */
+  #defer(link: Link, request: Extract<Request, { kind: 'read' }>, code: string, now: Millis): void {
+    const c = this.#c;
+    const full = code !== 'ENVELOPE_FROM_FUTURE';
+    if (!full && request.deferrals >= DEFERRALS_MAX) return this.#done(link, request.path);
+    if (link.deferred.size >= c.limits.readQueueMax) return void (link.overflowed = true);
+    const at = now + c.limits.refusedBackoffMs * 2 ** (full ? 0 : request.deferrals);
+    link.deferred.set(request.path, { deferrals: request.deferrals + (full ? 0 : 1), at, full });
+    link.deferredAt = Math.min(link.deferredAt ?? Infinity, at);
   }
 
   /** An acknowledgement of one of this user's records, from the contact that took it. */
   #onAckRecord(link: Link, path: string, record: RelayMessage<WriteRequest>, now: Millis): void {
     const c = this.#c;
     this.#done(link, path);
-    this.#delete(link, record.request.recordId, now);
+    this.#queueDelete(link, record.request.recordId);
     const ack = openAck(c.crypto, c.m.identity, record.request.content, c.m.wall(now) as Millis);
     if (!ack.ok || !bytesEqual(ack.value.receiver, record.from)) {
       const code = ack.ok ? 'RELAY_ACK_MISMATCH' : ack.error.code;
@@ -192,7 +240,7 @@ export class IncomingRelays {
   }
 
   #done(link: Link, path: string): void {
-    const key = `${link.address} ${path}`;
+    const key = `${link.keyHex} ${path}`;
     this.#handled.delete(key);
     this.#handled.add(key);
     for (const old of this.#handled) {
@@ -201,8 +249,9 @@ export class IncomingRelays {
     }
   }
 
-  #delete(link: Link, recordId: Uint8Array, now: Millis): void {
-    this.#c.request(link, { type: 'delete', recordId }, { kind: 'delete' }, now);
+  #queueDelete(link: Link, recordId: Uint8Array): void {
+    if (link.toDelete.size < this.#c.limits.readQueueMax) link.toDelete.set(toHex(recordId), recordId);
+    else link.overflowed = true;
   }
 
   // ---- Acknowledgements this user owes

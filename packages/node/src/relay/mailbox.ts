@@ -16,6 +16,9 @@ import { OutgoingRelays } from './outgoing.ts';
 import type { Limits, MailboxRow } from './rows.ts';
 import { UsageAudit } from './usage-audit.ts';
 
+/** Requests in a row that time out on an open connection before it is taken for dead. */
+const TIMEOUTS_MAX = 3;
+
 export interface RelayMailboxOptions {
   readonly crypto: CryptoProvider;
   readonly messaging: ReplicantMachine;
@@ -49,6 +52,7 @@ export class RelayMailbox {
     this.#out = new OutgoingRelays(this.#c);
     this.#in = new IncomingRelays(this.#c);
     this.#audit = new UsageAudit(this.#c, () => this.#in.acks);
+    this.#c.cycle = (link, now) => this.#cycle(link, now);
     for (const row of options.rows) {
       const colon = row.key.indexOf(':');
       const [table, key] = [row.key.slice(0, colon), row.key.slice(colon + 1)];
@@ -94,6 +98,7 @@ export class RelayMailbox {
       this.#setContactRelays(event.key, this.#c.m.peers.get(event.key)?.document.relays ?? []);
       if ((this.#contactRelays.get(event.key)?.join('\n') ?? '') !== before) this.#reconcile(now);
     } else if (event.type === 'identity-changed') {
+      this.#out.onRelaysChanged();
       this.#reconcile(now);
     } else if (event.type === 'outbox') {
       this.#out.onOutbox(event.key, event.state, now);
@@ -106,12 +111,15 @@ export class RelayMailbox {
     if (link === undefined || link.state === 'up') return;
     link.state = 'up';
     link.misbehaviour = 0;
-    if (this.#users.has(address)) this.#in.listen(link, now);
+    link.timeouts = 0;
+    link.lastSentAt = now;
+    this.#listenIfWanted(link, now);
     if (this.#c.own().includes(address)) {
       this.#out.sync(link, now);
       this.#in.flushAcks(now);
     }
-    if (link.deferred.size > 0) link.deferredAt ??= now;
+    if (link.deferred.size > 0) link.deferredAt = now;
+    this.#armSync(now);
   }
 
   relayDown(address: string, now: Millis): void {
@@ -134,6 +142,7 @@ export class RelayMailbox {
       this.#c.emit({ type: 'relay-disconnect', relay: link.address });
       this.#down(link, now, this.#c.limits.reconnectMaxMs);
     }
+    this.#armSync(now);
   }
 
   /**
@@ -152,14 +161,15 @@ export class RelayMailbox {
       if (link.state !== 'up') continue;
       if (link.listenAt !== undefined && link.listenAt <= now) this.#in.listen(link, now);
       if (link.deferredAt !== undefined && link.deferredAt <= now) this.#in.readDeferred(link, now);
+      if (now - link.lastSentAt >= this.#c.limits.probeIdleMs) this.#probe(link, now);
     }
     this.#audit.handleTimeout(now);
     if (this.#syncAt !== undefined && now >= this.#syncAt) {
       this.#syncAt = undefined;
       for (const link of this.#c.ownUp()) this.#out.sync(link, now);
       this.#in.flushAcks(now);
-      this.#armSync(now);
     }
+    this.#armSync(now);
   }
 
   nextTimeout(now: Millis): number | undefined {
@@ -169,7 +179,8 @@ export class RelayMailbox {
       if (link.state === 'down') times.push(link.retryAt);
       if (link.state !== 'up') continue;
       const session = link.session.nextTimeout();
-      times.push(session === undefined ? undefined : session - offset, link.listenAt, link.deferredAt);
+      const probe = link.lastSentAt + this.#c.limits.probeIdleMs;
+      times.push(session === undefined ? undefined : session - offset, link.listenAt, link.deferredAt, probe);
     }
     return earliest(...times);
   }
@@ -204,8 +215,7 @@ export class RelayMailbox {
       const link = this.#c.links.get(address);
       if (link === undefined) this.#open(address);
       else if (link.state === 'up') {
-        const listen = this.#users.has(address);
-        if (listen && !link.session.listening && link.listenAt === undefined) this.#in.listen(link, now);
+        this.#listenIfWanted(link, now);
         if (this.#c.own().includes(address)) this.#out.sync(link, now);
       }
     }
@@ -235,10 +245,14 @@ export class RelayMailbox {
       listenAt: undefined,
       misbehaviour: 0,
       requests: new Map(),
+      lastSentAt: 0,
+      timeouts: 0,
       toRead: new Map(),
-      deferred: new Set(),
+      toDelete: new Map(),
+      deferred: new Map(),
       deferredAt: undefined,
       reads: 0,
+      overflowed: false,
       refusedKeys: new Set(),
     };
     c.links.set(address, link);
@@ -252,12 +266,40 @@ export class RelayMailbox {
 
   /** The connection is gone: marked down first, so nothing failed by the close is sent on it again. */
   #down(link: Link, now: Millis, retryInMs: number): void {
+    const wasListening = link.session.listening;
     link.state = 'down';
     link.retryAt = now + retryInMs;
     link.toRead.clear(); // pushed again by the next listen
+    link.toDelete.clear(); // pushed again too, and recognised as taken
     link.reads = 0;
+    link.overflowed = false;
     link.listenAt = undefined;
     this.#dispatch(link, link.session.handleClosed(), now);
+    // The relay's other address (ws and tcp of one relay) takes over the listen, if it is up.
+    if (wasListening)
+      for (const other of this.#c.links.values())
+        if (other.keyHex === link.keyHex) this.#listenIfWanted(other, now);
+  }
+
+  /** Closes a connection and dials again at once: a fresh listen backfills what was dropped. */
+  #cycle(link: Link, now: Millis): void {
+    this.#c.emit({ type: 'relay-disconnect', relay: link.address });
+    this.#down(link, now, 0);
+  }
+
+  /** Listens on a contact's relay once per relay key, on the first of its addresses that is up. */
+  #listenIfWanted(link: Link, now: Millis): void {
+    if (link.state !== 'up' || !this.#users.has(link.address) || link.listenAt !== undefined) return;
+    for (const other of this.#c.links.values())
+      if (other.keyHex === link.keyHex && other.session.listening) return;
+    this.#in.listen(link, now);
+  }
+
+  /** A quiet connection gets a cheap request (an empty inventory window of one millisecond). */
+  #probe(link: Link, now: Millis): void {
+    const wall = this.#c.m.wall(now);
+    const body = { type: 'inventory', afterTs: wall - 1, beforeTs: wall } as const;
+    if (!this.#c.request(link, body, { kind: 'probe' }, now)) link.lastSentAt = now;
   }
 
   #backoff(failures: number): number {
@@ -276,12 +318,16 @@ export class RelayMailbox {
         link.requests.delete(event.id);
         if (request !== undefined) this.#onAnswer(link, request, event.result, now);
       }
-      // 'listen-ended': another connection of this key (a device of this user) listens there now.
+      // Ended by the relay (more than 16 connections of this key listened): asked again later.
+      else if (event.type === 'listen-ended') link.listenAt = now + this.#c.limits.syncEveryMs;
     }
   }
 
   #onAnswer(link: Link, request: Request, result: Result<unknown, ClientFailure>, now: Millis): void {
     if (result.ok) link.failures = 0; // the relay works: a later drop starts the backoff afresh
+    if (result.ok || result.error.code !== 'RELAY_CLIENT_TIMEOUT') link.timeouts = 0;
+    else if (link.state === 'up' && (++link.timeouts >= TIMEOUTS_MAX || request.kind === 'probe'))
+      return this.#cycle(link, now); // an open connection that stopped answering is dead
     switch (request.kind) {
       case 'write':
         return this.#out.onWritten(link, request.key, result, now);
@@ -294,6 +340,8 @@ export class RelayMailbox {
       case 'usage':
         return this.#audit.onUsage(link, request.audit, result, now);
       case 'delete':
+        return request.key === undefined ? undefined : this.#out.onDeleted(link, request.key, result);
+      case 'probe':
         return;
     }
   }

@@ -1,4 +1,5 @@
-import { type Millis, type Result, fromHex } from '@postern/core';
+import { type Millis, type Result, fromHex, toHex } from '@postern/core';
+import { parseRelayAddress } from '@postern/relay';
 import type { ClientFailure } from '@postern/relay';
 import { type Link, type MailboxCore, RELAY_WIDE, transient } from './core.ts';
 import { type Written, decodeWrittenRow, encodeWrittenRow } from './rows.ts';
@@ -44,11 +45,30 @@ export class OutgoingRelays {
     }
     const wall = this.#c.m.wall(now);
     for (const [key, written] of this.#written) {
-      if (written.until <= wall) {
-        this.#written.delete(key); // its records have expired on every relay
-        this.#c.persist(`out:${key}`, undefined);
-      } else if (this.#finished(key)) this.#forget(key, now);
+      if (written.until <= wall)
+        this.#drop(key); // its records have expired on every relay
+      else if (this.#finished(key)) this.#forget(key, now);
     }
+  }
+
+  /** This user's relays changed: records on relays it no longer lists are left to their TTL. */
+  onRelaysChanged(): void {
+    const own = new Set(this.#c.own().map((a) => this.#c.links.get(a)?.keyHex ?? relayKeyHex(a)));
+    for (const [key, written] of this.#written) {
+      const before = written.relays.size;
+      for (const hex of written.relays) if (!own.has(hex)) written.relays.delete(hex);
+      if (written.relays.size === 0) this.#drop(key);
+      else if (written.relays.size !== before) this.#c.persist(`out:${key}`, encodeWrittenRow(written));
+    }
+  }
+
+  /** A delete of one of this user's records was answered: that relay no longer holds it. */
+  onDeleted(link: Link, key: string, result: Result<unknown, ClientFailure>): void {
+    if (!result.ok && transient(result.error)) return; // the next sync sends it again
+    const written = this.#written.get(key);
+    if (written === undefined || !written.relays.delete(link.keyHex)) return;
+    if (written.relays.size === 0) this.#drop(key);
+    else this.#c.persist(`out:${key}`, encodeWrittenRow(written));
   }
 
   onWritten(link: Link, key: string, result: Result<unknown, ClientFailure>, now: Millis): void {
@@ -65,6 +85,7 @@ export class OutgoingRelays {
     written.relays.add(link.keyHex);
     this.#written.set(key, written);
     this.#c.persist(`out:${key}`, encodeWrittenRow(written));
+    this.#bound();
     this.#c.m.storedOnRelay(key, link.key);
   }
 
@@ -92,23 +113,32 @@ export class OutgoingRelays {
     c.request(link, { type: 'write', ...write }, { kind: 'write', key }, now, entry.header.recipient);
   }
 
-  /** Delivered or expired: its records go where the relay is up; the rest when it is back. */
+  /** Delivered or expired: its records are deleted where the relay is up, the rest when it is back. */
   #forget(key: string, now: Millis): void {
     for (const link of this.#c.links.values()) link.refusedKeys.delete(key);
     const written = this.#written.get(key);
     if (written === undefined) return;
-    for (const link of this.#c.ownUp()) {
-      if (written.relays.delete(link.keyHex)) this.#delete(link, key, now);
-    }
-    if (written.relays.size > 0) return this.#c.persist(`out:${key}`, encodeWrittenRow(written));
-    this.#written.delete(key);
-    this.#c.persist(`out:${key}`, undefined);
+    for (const link of this.#c.ownUp()) if (written.relays.has(link.keyHex)) this.#delete(link, key, now);
   }
 
+  /** Sends a delete of a message's record, unless one is on its way; its answer settles the row. */
   #delete(link: Link, key: string, now: Millis): void {
+    for (const r of link.requests.values()) if (r.kind === 'delete' && r.key === key) return;
     const recordId = fromHex(key.slice(key.indexOf(':') + 1));
     if (recordId.ok)
-      this.#c.request(link, { type: 'delete', recordId: recordId.value }, { kind: 'delete' }, now);
+      this.#c.request(link, { type: 'delete', recordId: recordId.value }, { kind: 'delete', key }, now);
+  }
+
+  #drop(key: string): void {
+    if (this.#written.delete(key)) this.#c.persist(`out:${key}`, undefined);
+  }
+
+  /** At most `writtenMax` rows: beyond it, those whose records expire soonest are forgotten (left to their TTL). */
+  #bound(): void {
+    const excess = this.#written.size - this.#c.limits.writtenMax;
+    if (excess <= 0) return;
+    const soonest = [...this.#written].sort((a, b) => a[1].until - b[1].until).slice(0, excess);
+    for (const [key] of soonest) this.#drop(key);
   }
 
   /** Delivered, expired, or gone from the outbox (dropped once finished). */
@@ -116,4 +146,10 @@ export class OutgoingRelays {
     const state = this.#c.m.outbox.get(key)?.row.state;
     return state === undefined || state === 'delivered' || state === 'expired';
   }
+}
+
+/** The key (hex) of a relay address, for one that has no link. */
+function relayKeyHex(address: string): string {
+  const parsed = parseRelayAddress(address);
+  return parsed.ok ? toHex(parsed.value.key) : '';
 }

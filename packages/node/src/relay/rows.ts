@@ -51,6 +51,10 @@ export interface Limits {
   readonly ackQueueMax: number;
   /** Acknowledgements of this user's records kept for audits; the oldest are dropped beyond it. */
   readonly acksKeptMax: number;
+  /** Messages whose relay records are remembered (to skip rewrites, and to delete them once delivered). */
+  readonly writtenMax: number;
+  /** A connection with no request for this long gets a cheap one: a Noise link stays up, a dead one is found. */
+  readonly probeIdleMs: number;
   /** Usage entries one audit collects, from all relays together. */
   readonly auditEntriesMax: number;
   /** A relay whose usage listing has not settled yet is asked again after this. */
@@ -78,6 +82,8 @@ export const DEFAULT_MAILBOX_LIMITS: Limits = {
   ackTtlMs: 7 * 24 * 3_600_000,
   ackQueueMax: 1024,
   acksKeptMax: 10_000,
+  writtenMax: 20_000,
+  probeIdleMs: 2 * 60_000,
   auditEntriesMax: 100_000,
   auditRetryMs: 1_000,
   auditTimeoutMs: 60_000,

@@ -13,6 +13,8 @@ interface Asked {
   readonly link: Link;
   readonly entries: UsageEntry[];
   afterTs: number;
+  /** Pages answered so far. */
+  pages: number;
   done: boolean;
   /** When to ask again: the relay's listing had not settled up to the audit's end. */
   retryAt: number | undefined;
@@ -26,6 +28,7 @@ interface Run {
   /** One per relay key, however many of its addresses the user lists. */
   readonly relays: Map<string, Asked>;
   readonly unreachable: string[];
+  readonly partial: string[];
   entries: number;
 }
 
@@ -33,8 +36,8 @@ interface Run {
  * Seed 003's audit, as the sender runs it: each own relay's usage report (what it will charge for
  * this user's records) over the last 62 days up to the audit's start, paged, set beside the
  * acknowledgements the receivers wrote (`auditDeliveries`). A relay whose listing has not settled
- * that far yet is asked again a second later; one that has not answered by the deadline is listed
- * as unreachable.
+ * that far yet is asked again a second later; by the deadline, one that answered part is listed as
+ * partial, one that answered nothing as unreachable.
  */
 export class UsageAudit {
   readonly #c: MailboxCore;
@@ -56,13 +59,14 @@ export class UsageAudit {
       deadline: now + c.limits.auditTimeoutMs,
       relays: new Map(),
       unreachable: [],
+      partial: [],
       entries: 0,
     };
     this.#run = run;
     const up = new Map(c.ownUp().map((link) => [link.keyHex, link]));
     for (const link of up.values()) {
       const afterTs = Math.max(0, run.beforeTs - link.session.limits.usageRetentionMs);
-      run.relays.set(link.keyHex, { link, entries: [], afterTs, done: false, retryAt: undefined });
+      run.relays.set(link.keyHex, { link, entries: [], afterTs, pages: 0, done: false, retryAt: undefined });
     }
     for (const address of c.own()) {
       const link = c.links.get(address);
@@ -79,6 +83,7 @@ export class UsageAudit {
     if (run === undefined || run.id !== id || asked === undefined || asked.done) return;
     if (!result.ok) return this.#give(run, asked);
     const report = result.value as UsageReport;
+    asked.pages++;
     for (const entry of report.usage) {
       const path = parsePath(entry.path);
       if (!path.ok || run.entries >= this.#c.limits.auditEntriesMax) continue;
@@ -121,21 +126,23 @@ export class UsageAudit {
       this.#give(run, asked, false);
   }
 
-  /** This relay could not be asked (or stopped answering): listed as unreachable. */
+  /**
+   * This relay could not be asked, or stopped answering: what it answered counts, and it is listed
+   * as partial (a relay whose clock is behind ours may not settle up to the audit's end in time);
+   * one that answered nothing is unreachable.
+   */
   #give(run: Run, asked: Asked, finish = true): void {
     asked.done = true;
-    run.unreachable.push(asked.link.address);
-    asked.entries.length = 0;
+    (asked.pages > 0 ? run.partial : run.unreachable).push(asked.link.address);
     if (finish) this.#finish(run);
   }
 
   #finish(run: Run): void {
     if ([...run.relays.values()].some((a) => !a.done) || this.#run !== run) return;
     this.#run = undefined;
-    const usage = [...run.relays.values()]
-      .filter((a) => !run.unreachable.includes(a.link.address))
-      .map((a) => ({ relay: a.link.key, entries: a.entries }));
+    const usage = [...run.relays.values()].map((a) => ({ relay: a.link.key, entries: a.entries }));
     const rows = auditDeliveries(usage, this.#acks());
-    this.#c.emit({ type: 'relay-audit', audit: run.id, rows, unreachable: run.unreachable });
+    const { unreachable, partial } = run;
+    this.#c.emit({ type: 'relay-audit', audit: run.id, rows, unreachable, partial });
   }
 }

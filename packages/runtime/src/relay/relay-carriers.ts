@@ -87,7 +87,9 @@ export async function noiseCarrier(
       if (protocol === RELAY_PROTOCOL && isRelay(from)) carrier.onMessage(decodeRelayMessage(bytes, limits));
     },
     onLinkDown: (nodeId) => {
-      if (isRelay(nodeId)) carrier.onClose();
+      if (!isRelay(nodeId)) return;
+      carrier.onClose();
+      void host.close(); // the host was made for this link alone
     },
   });
   const send = (bytes: Uint8Array) => {

@@ -69,6 +69,7 @@ export class RelayLinks {
         carrier.onMessage = (decoded: Result<RelayMessage, RelayDecodeError>) =>
           this.#input((n, t) => n.relayMessage(address, decoded, t));
         carrier.onClose = () => {
+          void carrier.close(); // a Noise carrier's own host goes with its link
           if (this.#carriers.get(address) !== carrier) return;
           this.#carriers.delete(address);
           this.#input((n, t) => n.relayDown(address, t));
