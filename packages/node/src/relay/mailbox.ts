@@ -321,6 +321,8 @@ export class RelayMailbox {
       // Ended by the relay (more than 16 connections of this key listened): asked again later.
       else if (event.type === 'listen-ended') link.listenAt = now + this.#c.limits.syncEveryMs;
     }
+    // An answer made room: queued deletes and reads go on.
+    if (link.toDelete.size > 0 || link.toRead.size > 0) this.#in.pump(link, now);
   }
 
   #onAnswer(link: Link, request: Request, result: Result<unknown, ClientFailure>, now: Millis): void {
