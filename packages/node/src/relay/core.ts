@@ -160,6 +160,18 @@ export class MailboxCore {
     this.emit({ type: 'relay-misbehaved', relay: link.address, reason });
   }
 
+  /**
+   * A refusal of a write: one that concerns the relay stops writes to it for a while (said once, not
+   * for every write that was on its way); one that concerns the record is said each time.
+   */
+  refusedWrite(link: Link, failure: ClientFailure, now: Millis): void {
+    if (RELAY_WIDE.has(failure.code)) {
+      if (link.writesAfter > now) return;
+      link.writesAfter = now + this.limits.refusedBackoffMs;
+    }
+    this.refused(link, 'write', failure);
+  }
+
   refused(link: Link, request: RelayRequest['type'], failure: ClientFailure): void {
     const error = 'error' in failure ? failure.error : 'no answer';
     this.emit({ type: 'relay-refused', relay: link.address, request, code: failure.code, error });

@@ -305,9 +305,8 @@ export class IncomingRelays {
     // Taken: written before (an acknowledgement of a record read twice), nothing more to do.
     if (result.ok || result.error.code === 'RELAY_RECORD_ID_TAKEN') return this.#forgetOwed(id);
     if (transient(result.error)) return; // the next flush (a relay back, the sync timer) tries again
-    this.#c.refused(link, 'write', result.error);
-    if (RELAY_WIDE.has(result.error.code)) link.writesAfter = now + this.#c.limits.refusedBackoffMs;
-    else this.#forgetOwed(id); // this acknowledgement can never be written
+    this.#c.refusedWrite(link, result.error, now);
+    if (!RELAY_WIDE.has(result.error.code)) this.#forgetOwed(id); // this acknowledgement can never be written
   }
 
   #forgetOwed(id: string): void {

@@ -91,9 +91,8 @@ export class OutgoingRelays {
 
   #onRefused(link: Link, key: string, failure: ClientFailure, now: Millis): void {
     if (transient(failure)) return; // the next sync writes it again
-    if (RELAY_WIDE.has(failure.code)) link.writesAfter = now + this.#c.limits.refusedBackoffMs;
-    else link.refusedKeys.add(key); // this message, not the relay: an expired one, say
-    this.#c.refused(link, 'write', failure);
+    if (!RELAY_WIDE.has(failure.code)) link.refusedKeys.add(key); // this message, not the relay: an expired one, say
+    this.#c.refusedWrite(link, failure, now);
   }
 
   #write(link: Link, key: string, now: Millis): void {
