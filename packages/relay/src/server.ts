@@ -16,6 +16,7 @@ import {
   isRequest,
   messageValue,
   signRelayMessage,
+  signingBytes,
   verifyRelayMessage,
 } from './messages.ts';
 import { type RecordPath, formatPath, parsePath } from './paths.ts';
@@ -37,6 +38,11 @@ export interface RelayServerOptions {
    * by default `crypto` verifies it in line.
    */
   readonly verify?: (message: RelayMessage) => Promise<boolean>;
+  /**
+   * Signs an answer's bytes off the caller's thread (the runtime's workers, with the relay's key);
+   * by default `crypto` signs in line. Answers on one connection may then leave in another order.
+   */
+  readonly sign?: (bytes: Uint8Array) => Promise<Uint8Array>;
 }
 
 /** What became of one message: for logs and metrics. */
@@ -58,6 +64,7 @@ export class RelayServer {
   readonly #crypto: CryptoProvider;
   readonly #key: SigningKey;
   readonly #store: RelayStore;
+  readonly #sign: ((bytes: Uint8Array) => Promise<Uint8Array>) | undefined;
   readonly #verify: ((message: RelayMessage) => Promise<boolean>) | undefined;
   /**
    * Arrival times of the writes and reads this process is still storing, with their counts: a
@@ -73,6 +80,7 @@ export class RelayServer {
     this.#key = options.key;
     this.#store = options.store;
     this.#verify = options.verify;
+    this.#sign = options.sign;
     this.publicKey = options.key.publicKey;
   }
 
@@ -105,6 +113,23 @@ export class RelayServer {
   /** @internal */
   sign(to: Uint8Array, now: number, body: RelayAnswer): RelayMessage {
     return signRelayMessage(this.#crypto, this.#key, to, now, body);
+  }
+
+  /** @internal An answer signed by the `sign` option if given (in line if it fails), else in line. */
+  signAnswer(to: Uint8Array, now: number, body: RelayAnswer): RelayMessage | Promise<RelayMessage> {
+    const signer = this.#sign;
+    if (signer === undefined) return this.sign(to, now, body);
+    const unsigned = {
+      from: this.publicKey,
+      to,
+      timestamp: now,
+      nonce: this.#crypto.randomBytes(NONCE_BYTES),
+      request: body,
+    };
+    return signer(signingBytes(unsigned)).then(
+      (sig): RelayMessage => ({ ...unsigned, type: body.type, sig }),
+      () => this.sign(to, now, body),
+    );
   }
 
   /**
@@ -440,7 +465,11 @@ export class RelayConnection {
 
   #answer(to: Uint8Array, body: RelayAnswer, now: number): void {
     if (this.#closed) return;
-    this.#send(this.#server.sign(to, now, body));
+    const signed = this.#server.signAnswer(to, now, body);
+    if (!(signed instanceof Promise)) return this.#send(signed);
+    void signed.then((message) => {
+      if (!this.#closed) this.#send(message);
+    });
   }
 }
 

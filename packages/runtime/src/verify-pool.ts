@@ -26,6 +26,11 @@ export class VerifyPool {
     resolve: (ok: boolean) => void;
     reject: (e: Error) => void;
   }[] = [];
+  /** Messages to sign, per secret key (the object: a relay signs with one). */
+  #signing = new Map<
+    Uint8Array,
+    { message: Uint8Array; resolve: (sig: Uint8Array) => void; reject: (e: Error) => void }[]
+  >();
   #nextId = 0;
   #scheduled = false;
   #closed = false;
@@ -47,9 +52,28 @@ export class VerifyPool {
       return Promise.reject(new Error('no verification worker could be started'));
     return new Promise((resolve, reject) => {
       this.#batch.push({ publicKey, message, signature, resolve, reject });
-      if (this.#scheduled) return;
-      this.#scheduled = true;
-      setImmediate(() => this.#flush());
+      this.#schedule();
+    });
+  }
+
+  #schedule(): void {
+    if (this.#scheduled) return;
+    this.#scheduled = true;
+    setImmediate(() => this.#flush());
+  }
+
+  /**
+   * Signs on a worker (batched like verification); `secretKey` is 64 bytes (seed ‖ public key).
+   * Rejects only if the worker signing it died.
+   */
+  sign(secretKey: Uint8Array, message: Uint8Array): Promise<Uint8Array> {
+    if (this.#workers.length === 0)
+      return Promise.reject(new Error('no verification worker could be started'));
+    return new Promise((resolve, reject) => {
+      const items = this.#signing.get(secretKey) ?? [];
+      items.push({ message, resolve, reject });
+      this.#signing.set(secretKey, items);
+      this.#schedule();
     });
   }
 
@@ -93,29 +117,64 @@ export class VerifyPool {
     this.#scheduled = false;
     const batch = this.#batch;
     this.#batch = [];
-    let size = 0;
-    for (const item of batch) size += 4 + 32 + 64 + item.message.length;
-    const packed = new Uint8Array(size);
-    const view = new DataView(packed.buffer);
-    let at = 0;
-    for (const item of batch) {
-      view.setUint32(at, item.message.length);
-      packed.set(item.publicKey, at + 4);
-      packed.set(item.signature, at + 36);
-      packed.set(item.message, at + 100);
-      at += 100 + item.message.length;
+    if (batch.length > 0)
+      this.#post(
+        { op: 'verify' },
+        pack(batch, 100, (item, packed, at) => {
+          packed.set(item.publicKey, at + 4);
+          packed.set(item.signature, at + 36);
+          packed.set(item.message, at + 100);
+        }),
+        {
+          resolve: (results) => batch.forEach((item, i) => item.resolve(results[i] === 1)),
+          reject: (error) => batch.forEach((item) => item.reject(error)),
+        },
+      );
+    const signing = this.#signing;
+    this.#signing = new Map();
+    for (const [secretKey, items] of signing) {
+      this.#post(
+        { op: 'sign', secretKey },
+        pack(items, 4, (item, packed, at) => packed.set(item.message, at + 4)),
+        {
+          resolve: (results) => items.forEach((item, i) => item.resolve(results.slice(64 * i, 64 * i + 64))),
+          reject: (error) => items.forEach((item) => item.reject(error)),
+        },
+      );
     }
-    if (this.#workers.length === 0) {
-      for (const item of batch) item.reject(new Error('no verification worker could be started'));
-      return;
-    }
+  }
+
+  /** Sends one packed batch to the least busy worker. */
+  #post(
+    head: { op: 'verify' } | { op: 'sign'; secretKey: Uint8Array },
+    packed: Uint8Array,
+    settle: { resolve: (results: Uint8Array) => void; reject: (e: Error) => void },
+  ): void {
+    if (this.#workers.length === 0)
+      return settle.reject(new Error('no verification worker could be started'));
     const target = this.#workers.reduce((a, b) => (b.batches.size < a.batches.size ? b : a));
     const id = this.#nextId++;
     target.batches.add(id);
-    this.#waiting.set(id, {
-      resolve: (results) => batch.forEach((item, i) => item.resolve(results[i] === 1)),
-      reject: (error) => batch.forEach((item) => item.reject(error)),
-    });
-    target.worker.postMessage({ id, packed }, [packed.buffer]);
+    this.#waiting.set(id, settle);
+    target.worker.postMessage({ id, ...head, packed }, [packed.buffer as ArrayBuffer]);
   }
+}
+
+/** Items packed one after another: a u32 message length, then what `write` puts from `at + 4`. */
+function pack<T extends { message: Uint8Array }>(
+  items: readonly T[],
+  header: number,
+  write: (item: T, packed: Uint8Array, at: number) => void,
+): Uint8Array {
+  let size = 0;
+  for (const item of items) size += header + item.message.length;
+  const packed = new Uint8Array(size);
+  const view = new DataView(packed.buffer);
+  let at = 0;
+  for (const item of items) {
+    view.setUint32(at, item.message.length);
+    write(item, packed, at);
+    at += header + item.message.length;
+  }
+  return packed;
 }

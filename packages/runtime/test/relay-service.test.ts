@@ -421,3 +421,39 @@ describe('relay server over WebSocket with SQLite', () => {
     );
   });
 });
+
+describe('relay server with worker threads', () => {
+  it('verifies requests and signs answers and pushes off the event loop, as the relay key', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'postern-relay-threads-'));
+    const store = new SqliteRelayStore(join(dir, 'relay.db'));
+    const service = await RelayService.start({ crypto, store, port: 0, verifyThreads: 1 });
+    const clients: RelayClient[] = [];
+    try {
+      const [alice, bob] = [newKey(), newKey()];
+      await store.openAccount(alice.publicKey, { recordsMax: 10, bytesMax: 1 << 20 }, 'operator', Date.now());
+      const connect = async (key: SigningKey) => {
+        const client = await RelayClient.connect(service.address, { crypto, key });
+        clients.push(client);
+        return client;
+      };
+      const [a, b] = [await connect(alice), await connect(bob)];
+      const pushed = new Promise<readonly string[]>((resolve) => void b.listen(0, resolve));
+      const id = recordId();
+      const content = crypto.randomBytes(100);
+      assert.equal(await a.write(bob.publicKey, { recordId: id, ttl: HOUR, tag: 'msg', content }), true);
+      const path = formatPath({ receiver: bob.publicKey, sender: alice.publicKey, recordId: id });
+      assert.deepEqual(await pushed, [path]);
+      const record = await b.read(path);
+      assert.ok(record !== null && bytesEqual(record.request.content, content));
+      const forged = { ...b.sign({ type: 'read', path }), sig: new Uint8Array(64) };
+      assert.equal(await refusal(b.send(forged)), 'RELAY_BAD_SIGNATURE');
+      // Every answer passed the client's check of the relay's signature.
+      assert.deepEqual([...a.misbehaviour, ...b.misbehaviour], []);
+    } finally {
+      for (const client of clients) await client.close();
+      await service.close();
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -25,6 +25,18 @@ describe('signature verification on worker threads', () => {
     assert.ok(results.some((r) => r) && results.some((r) => !r));
   });
 
+  it('signs as the provider does (Ed25519 is deterministic), with two keys in one turn', async () => {
+    const keys = [0, 1].map(() => crypto.ed25519KeyPairFromSeed(crypto.randomBytes(32)));
+    const messages = Array.from({ length: 120 }, (_, i) => crypto.randomBytes(i % 40));
+    const signatures = await Promise.all(
+      messages.map((m, i) => pool.sign((keys[i % 2] as (typeof keys)[0]).secretKey, m)),
+    );
+    for (const [i, m] of messages.entries()) {
+      const key = keys[i % 2] as (typeof keys)[0];
+      assert.deepEqual(signatures[i], crypto.ed25519Sign(key.secretKey, m), `message ${i}`);
+    }
+  });
+
   it('fails the batches of a worker that dies instead of leaving them waiting, and replaces it', async () => {
     const dying = new VerifyPool(1, new URL('./fixtures/dying-verify-worker.mjs', import.meta.url));
     try {

@@ -139,9 +139,15 @@ export class RelayService {
     const key = await options.store.relayKey(() => crypto.ed25519KeyPairFromSeed(crypto.randomBytes(32)));
     const limits = options.limits === undefined ? {} : { limits: options.limits };
     const pool = (options.verifyThreads ?? 0) > 0 ? new VerifyPool(options.verifyThreads ?? 1) : undefined;
-    const verify =
-      pool === undefined ? {} : { verify: (m: RelayMessage) => pool.verify(m.from, signingBytes(m), m.sig) };
-    const server = new RelayServer({ crypto, key, store: options.store, ...limits, ...verify });
+    // With worker threads, the event loop neither checks requests' signatures nor signs answers.
+    const offload =
+      pool === undefined
+        ? {}
+        : {
+            verify: (m: RelayMessage) => pool.verify(m.from, signingBytes(m), m.sig),
+            sign: (bytes: Uint8Array) => pool.sign(key.secretKey, bytes),
+          };
+    const server = new RelayServer({ crypto, key, store: options.store, ...limits, ...offload });
     const service = new RelayService(options, server);
     service.#pool = pool;
     const host = options.host ?? '127.0.0.1';
