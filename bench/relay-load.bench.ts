@@ -12,7 +12,15 @@ import postgres from 'postgres';
 import { createSodiumProvider } from '@postern/crypto';
 import { ChildJsonLines } from '@postern/testkit';
 import { toBase64url } from '@postern/core';
-import { type RelayRequest, type SigningKey, parseRelayAddress, signRelayMessage } from '@postern/relay';
+import {
+  type RelayRequest,
+  type SigningKey,
+  decodeRelayMessage,
+  encodeRelayMessage,
+  parseRelayAddress,
+  relayLimits,
+  signRelayMessage,
+} from '@postern/relay';
 import { WebSocket } from 'ws';
 
 import {
@@ -40,10 +48,13 @@ export interface RelayLoadOptions {
   readonly verifyThreads: number;
   /** Whether readers read every record pushed to them (else they only listen). */
   readonly pullAll: boolean;
+  /** The WebSocket form: seed 003's JSON in text frames (default), or CBOR in binary frames. */
+  readonly form?: 'json' | 'cbor';
 }
 
 export interface RelayLoadFigures {
   readonly storage: string;
+  readonly form: 'json' | 'cbor';
   readonly verifyThreads: number;
   readonly pullAll: boolean;
   readonly connections: number;
@@ -98,17 +109,21 @@ function key(): SigningKey {
  */
 class LoadConnection {
   readonly key: SigningKey;
+  readonly #form: 'json' | 'cbor';
   readonly #ws: WebSocket;
   readonly #relayKey: Uint8Array;
   readonly #pending = new Map<string, (answer: Answer) => void>();
   onPush: (paths: readonly string[]) => void = () => {};
 
-  private constructor(ws: WebSocket, key: SigningKey, relayKey: Uint8Array) {
+  private constructor(ws: WebSocket, key: SigningKey, relayKey: Uint8Array, form: 'json' | 'cbor') {
     this.#ws = ws;
     this.key = key;
     this.#relayKey = relayKey;
-    ws.on('message', (data: Buffer) => {
-      const body = (JSON.parse(data.toString('utf8')) as { msg: { request: Answer } }).msg.request;
+    this.#form = form;
+    ws.on('message', (data: Buffer, isBinary: boolean) => {
+      const body = isBinary
+        ? answerOf(data)
+        : (JSON.parse(data.toString('utf8')) as { msg: { request: Answer } }).msg.request;
       if (body.type === 'records') return this.onPush(body.paths ?? []);
       const resolve = this.#pending.get(body.re);
       this.#pending.delete(body.re);
@@ -116,7 +131,7 @@ class LoadConnection {
     });
   }
 
-  static async open(address: string, key: SigningKey): Promise<LoadConnection> {
+  static async open(address: string, key: SigningKey, form: 'json' | 'cbor'): Promise<LoadConnection> {
     const parsed = parseRelayAddress(address);
     if (!parsed.ok) throw new Error(parsed.error);
     const ws = new WebSocket(parsed.value.url);
@@ -124,7 +139,7 @@ class LoadConnection {
       ws.once('open', () => resolve());
       ws.once('error', reject);
     });
-    return new LoadConnection(ws, key, parsed.value.key);
+    return new LoadConnection(ws, key, parsed.value.key, form);
   }
 
   /** Signs and sends a request (to the relay, or a write to its receiver); resolves with the answer. */
@@ -133,15 +148,16 @@ class LoadConnection {
   }
 
   /** A signed request, encoded: made ahead of time, so the measured window spends no CPU on it. */
-  sign(body: RelayRequest, to: Uint8Array = this.#relayKey): { nonce: string; frame: string } {
+  sign(body: RelayRequest, to: Uint8Array = this.#relayKey): { nonce: string; frame: string | Uint8Array } {
     const message = signRelayMessage(crypto, this.key, to, Date.now(), body);
-    return { nonce: toBase64url(message.nonce), frame: encodeJsonFrame(message) };
+    const frame = this.#form === 'json' ? encodeJsonFrame(message) : encodeRelayMessage(message);
+    return { nonce: toBase64url(message.nonce), frame };
   }
 
-  send(signed: { nonce: string; frame: string }): Promise<Answer> {
+  send(signed: { nonce: string; frame: string | Uint8Array }): Promise<Answer> {
     return new Promise((resolve) => {
       this.#pending.set(signed.nonce, resolve);
-      this.#ws.send(signed.frame);
+      this.#ws.send(signed.frame, { binary: typeof signed.frame !== 'string' });
     });
   }
 
@@ -149,6 +165,26 @@ class LoadConnection {
     this.#ws.terminate();
   }
 }
+
+/** An answer in the binary form, as the JSON one reads (nonces as base64url). Not checked: see above. */
+function answerOf(data: Buffer): Answer {
+  const decoded = decodeRelayMessage(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), LIMITS);
+  if (!decoded.ok) return { type: 'error', re: '', code: 'GENERATOR_UNDECODABLE' };
+  const body = decoded.value.request as {
+    type: Answer['type'];
+    re: Uint8Array;
+    code?: string;
+    paths?: string[];
+  };
+  return {
+    type: body.type,
+    re: toBase64url(body.re),
+    ...(body.code === undefined ? {} : { code: body.code }),
+    ...(body.paths === undefined ? {} : { paths: body.paths }),
+  };
+}
+
+const LIMITS = relayLimits();
 
 interface Answer {
   readonly type: 'result' | 'error' | 'records';
@@ -234,8 +270,9 @@ export async function runRelayLoad(options: RelayLoadOptions): Promise<RelayLoad
   ]);
   try {
     const { address } = await relay.started;
-    const readers = await openAll(readerKeys, (k) => LoadConnection.open(address, k));
-    const writers = await openAll(writerKeys, (k) => LoadConnection.open(address, k));
+    const form = options.form ?? 'json';
+    const readers = await openAll(readerKeys, (k) => LoadConnection.open(address, k, form));
+    const writers = await openAll(writerKeys, (k) => LoadConnection.open(address, k, form));
     const latencies: number[] = [];
     const errors: Record<string, number> = {};
     let writes = 0;
@@ -298,6 +335,7 @@ export async function runRelayLoad(options: RelayLoadOptions): Promise<RelayLoad
     latencies.sort((a, b) => a - b);
     return {
       storage: options.storage,
+      form,
       verifyThreads: options.verifyThreads,
       pullAll: options.pullAll,
       connections: writers.length + readers.length,
@@ -396,6 +434,6 @@ export function printRelayLoad(figures: RelayLoadFigures): void {
   const f = (n: number, d = 0) =>
     n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
   console.log(
-    `  ${figures.storage.padEnd(10)} ${figures.verifyThreads} verify thr  ${figures.pullAll ? 'pull all' : 'listen  '}  ${f(figures.connections).padStart(6)} conns  ${f(figures.writesPerSec).padStart(7)} writes/s  ${f(figures.readsPerSec).padStart(7)} reads/s  ack p50 ${f(figures.ackP50Ms, 1)} ms  p99 ${f(figures.ackP99Ms, 1)} ms  relay CPU ${f(figures.relayCpuPercent)} %  RSS ${f(figures.relayRssMiB)} MiB  generator CPU ${f(figures.generatorCpuPercent)} %${Object.keys(figures.errors).length > 0 ? `  errors ${JSON.stringify(figures.errors)}` : ''}`,
+    `  ${figures.storage.padEnd(10)} ${figures.form.padEnd(4)} ${figures.verifyThreads} verify thr  ${figures.pullAll ? 'pull all' : 'listen  '}  ${f(figures.connections).padStart(6)} conns  ${f(figures.writesPerSec).padStart(7)} writes/s  ${f(figures.readsPerSec).padStart(7)} reads/s  ack p50 ${f(figures.ackP50Ms, 1)} ms  p99 ${f(figures.ackP99Ms, 1)} ms  relay CPU ${f(figures.relayCpuPercent)} %  RSS ${f(figures.relayRssMiB)} MiB  generator CPU ${f(figures.generatorCpuPercent)} %${Object.keys(figures.errors).length > 0 ? `  errors ${JSON.stringify(figures.errors)}` : ''}`,
   );
 }

@@ -13,6 +13,12 @@ interface PoolWorker {
   answered: boolean;
 }
 
+/**
+ * Items per message to a worker: small enough that the worker starts on the first while the event
+ * loop still gathers the rest, and answers come back as a stream, not one lump.
+ */
+const BATCH_MAX = 64;
+
 export class VerifyPool {
   readonly #workers: PoolWorker[] = [];
   readonly #waiting = new Map<
@@ -115,9 +121,10 @@ export class VerifyPool {
   /** Packs the batch into one buffer — per item: u32 length, key, signature, message — and posts it. */
   #flush(): void {
     this.#scheduled = false;
-    const batch = this.#batch;
+    const all = this.#batch;
     this.#batch = [];
-    if (batch.length > 0)
+    for (let from = 0; from < all.length; from += BATCH_MAX) {
+      const batch = all.slice(from, from + BATCH_MAX);
       this.#post(
         { op: 'verify' },
         pack(batch, 100, (item, packed, at) => {
@@ -130,18 +137,22 @@ export class VerifyPool {
           reject: (error) => batch.forEach((item) => item.reject(error)),
         },
       );
+    }
     const signing = this.#signing;
     this.#signing = new Map();
-    for (const [secretKey, items] of signing) {
-      this.#post(
-        { op: 'sign', secretKey },
-        pack(items, 4, (item, packed, at) => packed.set(item.message, at + 4)),
-        {
-          resolve: (results) => items.forEach((item, i) => item.resolve(results.slice(64 * i, 64 * i + 64))),
-          reject: (error) => items.forEach((item) => item.reject(error)),
-        },
-      );
-    }
+    for (const [secretKey, all] of signing)
+      for (let from = 0; from < all.length; from += BATCH_MAX) {
+        const items = all.slice(from, from + BATCH_MAX);
+        this.#post(
+          { op: 'sign', secretKey },
+          pack(items, 4, (item, packed, at) => packed.set(item.message, at + 4)),
+          {
+            resolve: (results) =>
+              items.forEach((item, i) => item.resolve(results.slice(64 * i, 64 * i + 64))),
+            reject: (error) => items.forEach((item) => item.reject(error)),
+          },
+        );
+      }
   }
 
   /** Sends one packed batch to the least busy worker. */
