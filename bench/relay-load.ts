@@ -14,7 +14,7 @@ console.log(
   `  machine: ${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, ${arch()}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`,
 );
 console.log(
-  `  method: a relay process (apps/relay) and this load generator on loopback WebSockets (JSON); ${shape.writers} writers with one signed ${512}-byte write in flight each (answered after the durable commit), ${shape.readers} readers listening (in the "pull all" rows also reading every record pushed to them); ${shape.warmupMs / 1000} s warm-up, ${shape.measureMs / 1000} s measured; relay CPU and RSS from /proc`,
+  `  method: a relay process (apps/relay) and this load generator on loopback WebSockets (JSON); ${shape.writers} writers with one signed ${512}-byte write in flight each (signed before the measured window; answered after the durable commit), ${shape.readers} readers listening (in the "pull all" rows also reading every record pushed to them); ${shape.warmupMs / 1000} s warm-up, ${shape.measureMs / 1000} s measured; relay CPU and RSS from /proc`,
 );
 type Run = { storage: 'sqlite' | 'postgresql'; verifyThreads: number; pullAll: boolean };
 const runs: Run[] = [
