@@ -41,7 +41,7 @@ withStoreOptions(program.command('start').description('run the relay until Ctrl-
   )
   .option(
     '--verify-threads <n>',
-    'worker threads verifying signatures, 0 for none (env POSTERN_RELAY_VERIFY_THREADS)',
+    'worker threads checking request signatures and signing answers, 0 for none (env POSTERN_RELAY_VERIFY_THREADS)',
   )
   .action(async (options: CliOptions) => {
     const config = resolveConfig(options, process.env);
