@@ -327,9 +327,16 @@ export class RelayMailbox {
 
   #onAnswer(link: Link, request: Request, result: Result<unknown, ClientFailure>, now: Millis): void {
     if (result.ok) link.failures = 0; // the relay works: a later drop starts the backoff afresh
-    if (result.ok || result.error.code !== 'RELAY_CLIENT_TIMEOUT') link.timeouts = 0;
-    else if (link.state === 'up' && (++link.timeouts >= TIMEOUTS_MAX || request.kind === 'probe'))
-      return this.#cycle(link, now); // an open connection that stopped answering is dead
+    const timedOut = !result.ok && result.error.code === 'RELAY_CLIENT_TIMEOUT';
+    if (!timedOut) link.timeouts = 0;
+    // An open connection that stopped answering is dead: closed (after this answer is handled).
+    const dead =
+      timedOut && link.state === 'up' && (++link.timeouts >= TIMEOUTS_MAX || request.kind === 'probe');
+    this.#handleAnswer(link, request, result, now);
+    if (dead && link.state === 'up') this.#cycle(link, now);
+  }
+
+  #handleAnswer(link: Link, request: Request, result: Result<unknown, ClientFailure>, now: Millis): void {
     switch (request.kind) {
       case 'write':
         return this.#out.onWritten(link, request.key, result, now);
