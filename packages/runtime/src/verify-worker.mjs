@@ -28,7 +28,11 @@ function sign(id, packed, secretKey) {
   let i = 0;
   for (let at = 0; at < packed.length; i++) {
     const length = view.getUint32(at);
-    sodium.crypto_sign_detached(results.subarray(64 * i, 64 * i + 64), packed.subarray(at + 4, at + 4 + length), secretKey);
+    sodium.crypto_sign_detached(
+      results.subarray(64 * i, 64 * i + 64),
+      packed.subarray(at + 4, at + 4 + length),
+      secretKey,
+    );
     at += 4 + length;
   }
   parentPort.postMessage({ id, results }, [results.buffer]);
