@@ -10,7 +10,7 @@ import {
   unwrap,
 } from '@postern/core';
 import type { CryptoProvider } from '@postern/crypto';
-import type { Identity } from '@postern/identity';
+import { type Identity, type IdentityProfile, encodeIdentityRecord, updateIdentity } from '@postern/identity';
 import type { ReplicantEvent } from './events.ts';
 import type { ReplicantLimits } from './limits.ts';
 import { RID_MAX, type ReplicantMessage, encodeReplicantMessage } from './messages.ts';
@@ -114,6 +114,12 @@ export class ReplicantCore {
   backoff(tries: number): number {
     const base = Math.min(this.limits.retryMaxMs, this.limits.retryMinMs * 2 ** Math.min(tries - 1, 20));
     return Math.floor(base * (0.75 + this.#rng.float() / 2));
+  }
+
+  /** A new document (seq + 1) with these profile changes, persisted before anything relies on it. */
+  reviseIdentity(changes: Partial<IdentityProfile>): void {
+    this.identity = updateIdentity(this.crypto, this.identity, changes);
+    this.persist('self', 'doc', encodeIdentityRecord(this.identity.document));
   }
 
   persist(table: Table, key: string, value: Uint8Array | undefined): void {

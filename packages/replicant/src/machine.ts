@@ -16,7 +16,6 @@ import {
   type IdentityDocument,
   decodeIdentityRecord,
   encodeIdentityRecord,
-  updateIdentity,
   verifyIdentityDocument,
 } from '@postern/identity';
 import { ReplicantCore } from './core.ts';
@@ -217,8 +216,7 @@ export class ReplicantMachine {
   setRelays(relays: readonly string[], now: Millis): IdentityDocument {
     const core = this.#core;
     if (relays.join('\n') === core.identity.document.relays.join('\n')) return core.identity.document;
-    core.identity = updateIdentity(core.crypto, core.identity, { relays });
-    core.persist('self', 'doc', encodeIdentityRecord(core.identity.document));
+    core.reviseIdentity({ relays });
     core.emit({
       type: 'identity-changed',
       document: core.identity.document,

@@ -1,5 +1,5 @@
 import { type MessagingId, type Millis, type NodeId, UsageError, bytesEqual, toHex } from '@postern/core';
-import { IdentityLimits, encodeIdentityRecord, updateIdentity } from '@postern/identity';
+import { IdentityLimits } from '@postern/identity';
 import { type ReplicantCore, hexId } from './core.ts';
 import type { Holder } from './holder.ts';
 import type { ReplicantMessage } from './messages.ts';
@@ -305,8 +305,7 @@ export class Roles {
     const current = core.identity.document.replicants.map((id) => toHex(id));
     if (accepted.join() !== current.join()) {
       const replicants = accepted.map((hex) => hexId(hex));
-      core.identity = updateIdentity(core.crypto, core.identity, { replicants });
-      core.persist('self', 'doc', encodeIdentityRecord(core.identity.document));
+      core.reviseIdentity({ replicants });
     }
     core.emit({
       type: 'identity-changed',

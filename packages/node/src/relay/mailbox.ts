@@ -71,17 +71,6 @@ export class RelayMailbox {
     return this.#in.acks;
   }
 
-  /** Relay addresses this node connects to, and what each is for. */
-  links(): { address: string; state: Link['state']; own: boolean; listening: boolean }[] {
-    const own = new Set(this.#c.own());
-    return [...this.#c.links.values()].map((l) => ({
-      address: l.address,
-      state: l.state,
-      own: own.has(l.address),
-      listening: l.session.listening,
-    }));
-  }
-
   /** At start (and restart): every contact's relays are read, and the wanted connections opened. */
   start(now: Millis): void {
     this.#started = true;
