@@ -89,6 +89,7 @@ export default tseslint.config(
             'scripts/*.mjs',
             'packages/runtime/src/*.mjs',
             'packages/runtime/test/fixtures/*.mjs',
+            'apps/*/bin/*.mjs',
           ],
         },
         tsconfigRootDir: import.meta.dirname,

@@ -1,9 +1,12 @@
-// npm run bench:relay [-- --quick]: the relay under load, on SQLite and (with POSTERN_PG_URL) on
-// PostgreSQL, then a quota filling up. Figures go to docs/BENCHMARKS.md.
+// npm run bench:relay [-- --quick] [-- --only sqlite,1,listen]: the relay under load, on SQLite and
+// (with POSTERN_PG_URL) on PostgreSQL, then a quota filling up. `--only storage,threads,readers` runs
+// that one row (no quota fill), for A/B runs of two commits. Figures go to docs/BENCHMARKS.md.
 import { arch, cpus, totalmem } from 'node:os';
 import { printRelayLoad, runQuotaFill, runRelayLoad } from './relay-load.bench.ts';
 
 const quick = process.argv.includes('--quick');
+const onlyAt = process.argv.indexOf('--only');
+const only = onlyAt < 0 ? undefined : process.argv[onlyAt + 1];
 const pgUrl = process.env['POSTERN_PG_URL'];
 const shape = quick
   ? { writers: 150, readers: 50, warmupMs: 1000, measureMs: 2000 }
@@ -29,9 +32,16 @@ const runs: Run[] = [
         { storage: 'postgresql' as const, verifyThreads: 0, pullAll: false },
       ]),
 ];
-for (const run of quick ? runs.filter((r) => r.verifyThreads === 1 && r.pullAll) : runs) {
+const rowName = (r: Run) => `${r.storage},${r.verifyThreads},${r.pullAll ? 'pull' : 'listen'}`;
+const chosen = runs.filter((r) =>
+  only !== undefined ? rowName(r) === only : !quick || (r.verifyThreads === 1 && r.pullAll),
+);
+if (chosen.length === 0)
+  throw new Error(`--only takes one of: ${runs.map(rowName).join(' ')} (postgresql needs POSTERN_PG_URL)`);
+for (const run of chosen) {
   printRelayLoad(await runRelayLoad({ ...run, ...shape, ...(pgUrl === undefined ? {} : { pgUrl }) }));
 }
+if (only !== undefined) process.exit(0);
 const quota = await runQuotaFill({
   storage: 'sqlite',
   verifyThreads: 0,

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { IdPrefix, decodeIdText, encodeIdText, fromBase64url } from '@postern/core';
 import type { CryptoProvider } from '@postern/crypto';
-import { describeIdentityError, parseIdentityDocument } from '@postern/identity';
+import { parseContactCard } from '@postern/runtime';
 import { ConfigError } from './config.ts';
 
 /** A public key as a person gives it: a messaging id (`postern1…`) or 32 bytes of base64url. */
@@ -15,20 +15,20 @@ export function parsePublicKey(text: string): Uint8Array | undefined {
 
 /**
  * A key as an operator gives it on the command line: a key as above, or the path of someone's
- * identity document (what `postern id --export` writes), whose signature is checked.
+ * contact card or identity document (what `postern id --export` writes), whose signature is checked.
  */
 export function resolvePublicKey(crypto: CryptoProvider, text: string): Uint8Array {
   const key = parsePublicKey(text);
   if (key !== undefined) return key;
   if (!existsSync(text)) {
     throw new ConfigError(
-      `"${text}" is not a public key or a file — give a messaging id (postern1…), 32 bytes of base64url, or an identity document`,
+      `"${text}" is not a public key or a file — give a messaging id (postern1…), 32 bytes of base64url, or a contact card file`,
     );
   }
-  const doc = parseIdentityDocument(crypto, readFileSync(text, 'utf8'));
-  if (!doc.ok)
-    throw new ConfigError(`${text} is not a valid identity document: ${describeIdentityError(doc.error)}`);
-  return doc.value.pubkey;
+  const card = parseContactCard(crypto, readFileSync(text, 'utf8'));
+  if (!card.ok)
+    throw new ConfigError(`${text} is not a valid contact card or identity document: ${card.error.reason}`);
+  return card.value.document.pubkey;
 }
 
 export function showPublicKey(key: Uint8Array): string {

@@ -4,7 +4,7 @@
 // fix, on stderr, exit code 1 (2 for a port already in use).
 import { Command } from 'commander';
 import { createSodiumProvider } from '@postern/crypto';
-import { RelayStoreError } from '@postern/runtime';
+import { RelayStoreError, stopOnSignals } from '@postern/runtime';
 import { ConfigError, type RelayConfig, resolveConfig } from './config.ts';
 import { resolvePublicKey, showPublicKey } from './keys.ts';
 import { jsonLogger, openStore, startRelay, syncAllowList } from './relay.ts';
@@ -46,9 +46,21 @@ withStoreOptions(program.command('start').description('run the relay until Ctrl-
   .action(async (options: CliOptions) => {
     const config = resolveConfig(options, process.env);
     const relay = await startRelay(crypto, config, jsonLogger);
-    const stop = () => void relay.stop().then(() => process.exit(0));
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
+    // SIGHUP re-reads the allow-list here, so only Ctrl-C and SIGTERM stop the relay.
+    stopOnSignals(
+      () =>
+        relay.stop().then(
+          () => process.exit(0),
+          (error: Error) => {
+            jsonLogger('error', 'stop-failed', { reason: error.message });
+            process.exit(1);
+          },
+        ),
+      {
+        signals: ['SIGINT', 'SIGTERM'],
+        onHang: (ms) => jsonLogger('error', 'stop-failed', { reason: `not stopped within ${ms / 1000} s` }),
+      },
+    );
     process.on('SIGHUP', () => {
       syncAllowList(relay.store, config, jsonLogger, Date.now()).catch((error: Error) =>
         jsonLogger('error', 'allow-list-failed', { reason: error.message }),

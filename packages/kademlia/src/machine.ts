@@ -9,7 +9,14 @@ import {
   toHex,
 } from '@postern/core';
 import type { CryptoProvider } from '@postern/crypto';
-import { ID_BITS, commonPrefixBits, compareDistance, idInBucket, requireId } from './distance.ts';
+import {
+  ID_BITS,
+  commonPrefixBits,
+  compareDistance,
+  idInBucket,
+  requireId,
+  xorDistance,
+} from './distance.ts';
 import { meetsIdPuzzle } from './id-puzzle.ts';
 import { DISJOINT_PATHS_MAX, type KademliaLimits, resolveKademliaLimits } from './limits.ts';
 import type { LookupPath } from './lookup-path.ts';
@@ -116,6 +123,21 @@ export class KademliaMachine {
     // Often enough that a bucket or record is looked after within a quarter of its period late.
     this.#maintenanceEveryMs = Math.min(this.limits.bucketRefreshMs, this.limits.republishIntervalMs) / 4;
     this.#maintenanceAt = options.now + this.#maintenanceEveryMs;
+  }
+
+  /**
+   * How many nodes the network holds, judged from how close the nearest known ones are: with n ids
+   * spread evenly, the k-th closest to any point sits about k × 2^256 / n away. Rough (a factor of
+   * 2 either way for small k) and blind to nodes not yet met, which is what a status line needs.
+   */
+  networkSizeEstimate(): number {
+    const nearest = this.table.closest(this.self, this.limits.bucketSize);
+    const farthest = nearest.at(-1);
+    if (farthest === undefined || nearest.length < this.limits.bucketSize) return nearest.length + 1;
+    let distance = 0n;
+    for (const byte of xorDistance(this.self, farthest.id)) distance = (distance << 8n) | BigInt(byte);
+    if (distance === 0n) return nearest.length + 1;
+    return Math.max(nearest.length + 1, Number((BigInt(nearest.length) << 256n) / distance));
   }
 
   /** Queries that may still start before `queriesMax` refuses more. */

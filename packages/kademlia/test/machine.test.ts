@@ -145,3 +145,23 @@ describe('kademlia machines (seed "kad-net", 150 nodes)', () => {
     assert.ok(blamed.every((e) => e.type === 'peer-misbehaved' && toHex(e.peer) === toHex(liar.self)));
   });
 });
+
+describe('network size estimate', () => {
+  it('judges a network of 150 from the closest known nodes: the median node within a factor of 1.5', () => {
+    const { nodes } = network('size-estimate', 150);
+    const estimates = nodes.map((node) => node.networkSizeEstimate()).sort((a, b) => a - b);
+    const median = estimates[Math.floor(estimates.length / 2)] as number;
+    console.log(
+      `seed size-estimate: estimates of 150 nodes from ${estimates[0]} to ${estimates.at(-1)}, median ${median}`,
+    );
+    assert.ok(median >= 100 && median <= 225, `median ${median}`);
+  });
+
+  it('counts the nodes it knows when it knows fewer than k', () => {
+    const { nodes } = network('size-small', 5);
+    assert.deepEqual(
+      nodes.map((node) => node.networkSizeEstimate()),
+      [5, 5, 5, 5, 5],
+    );
+  });
+});

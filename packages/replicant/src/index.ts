@@ -17,6 +17,8 @@ export {
   type Signed,
   type StatementKind,
   type StatementError,
+  ADDRESSES_MAX,
+  ADDRESS_BYTES_MAX,
 } from './statements.ts';
 export {
   REPLICANT_PROTOCOL,

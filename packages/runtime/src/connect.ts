@@ -21,9 +21,16 @@ export function connect(
         () => socket.destroy(new Error(`no answer within ${timeoutMs} ms`)),
         timeoutMs,
       );
+      // A failed dial must not leave its timer behind: it would hold a stopping process open.
       cancel = () => socket.destroy(new Error('cancelled'));
-      socket.once('error', (error) => fail(error.message));
-      socket.once('close', () => fail('closed before connecting'));
+      socket.once('error', (error) => {
+        clearTimeout(timer);
+        fail(error.message);
+      });
+      socket.once('close', () => {
+        clearTimeout(timer);
+        fail('closed before connecting');
+      });
       socket.once('connect', () => {
         clearTimeout(timer);
         socket.removeAllListeners('close');

@@ -24,5 +24,7 @@ export {
 } from './host.ts';
 export { DhtNode, type DhtNodeOptions, createDhtNodeKeys } from './dht-node.ts';
 export { NodeStore, NodeStoreError, type NodeWrite } from './node-store.ts';
-export { NodeRuntime, NODE_DB_FILE, type NodeRuntimeOptions } from './node-runtime.ts';
+export { NodeRuntime, NODE_DB_FILE, type NodeRuntimeOptions, advertisable } from './node-runtime.ts';
+export { stopOnSignals, STOP_DEADLINE_MS, type StopSignalsOptions } from './stop-signals.ts';
 export * from './relay/index.ts';
+export * from './daemon/index.ts';

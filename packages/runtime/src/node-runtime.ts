@@ -1,12 +1,14 @@
+import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
-import { type MessagingId, type Millis, type NodeId, Rng, toHex } from '@postern/core';
+import { type MessagingId, type Millis, type NodeId, Rng, UsageError, toHex, utf8 } from '@postern/core';
 import { type CryptoProvider, KeyBytes } from '@postern/crypto';
 import type { Identity } from '@postern/identity';
 import type { KademliaLimits } from '@postern/kademlia';
 import { type NodeEvent, PosternNode, type RelayMailboxLimits } from '@postern/node';
-import type { ReplicantLimits } from '@postern/replicant';
+import { ADDRESSES_MAX, ADDRESS_BYTES_MAX, type ReplicantLimits } from '@postern/replicant';
 import { type NodeKeys, createNodeKeys, nodeIdOf } from '@postern/transport';
 import { type Clock, systemClock } from './clock.ts';
+import { formatAddress, parseAddress } from './address.ts';
 import { Host, type HostLimits } from './host.ts';
 import { loadOrCreateIdentity, saveIdentity } from './identity-file.ts';
 import { NodeStore, NodeStoreError, type NodeWrite } from './node-store.ts';
@@ -22,6 +24,8 @@ export interface NodeRuntimeOptions {
   readonly replicant?: Partial<ReplicantLimits>;
   readonly relay?: Partial<RelayMailboxLimits>;
   readonly hostLimits?: Partial<HostLimits>;
+  /** Lock the node database while running (a daemon: one node per data directory). */
+  readonly exclusive?: boolean;
 }
 
 /** The node database's file name inside the data directory. */
@@ -47,16 +51,20 @@ export class NodeRuntime {
   readonly #clock: Clock;
   readonly #dataDir: string;
   readonly #listeners = new Set<(event: NodeEvent) => void>();
+  readonly #failureListeners = new Set<(error: NodeStoreError) => void>();
   readonly #dialing = new Map<string, { protocol: number; bytes: Uint8Array }[]>();
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
+  #advertised: readonly string[] = [];
 
   constructor(options: NodeRuntimeOptions) {
     this.#crypto = options.crypto;
     this.#clock = options.clock ?? systemClock;
     this.#dataDir = options.dataDir;
     const { identity } = loadOrCreateIdentity(options.crypto, options.dataDir, options.label);
-    this.store = new NodeStore(join(options.dataDir, NODE_DB_FILE));
+    this.store = new NodeStore(join(options.dataDir, NODE_DB_FILE), {
+      exclusive: options.exclusive ?? false,
+    });
     const keys = this.#nodeKeys();
     const now = this.#clock.monotonic();
     this.node = new PosternNode({
@@ -71,7 +79,7 @@ export class NodeRuntime {
       ...(options.replicant ? { replicant: options.replicant } : {}),
       ...(options.relay ? { relay: options.relay } : {}),
     });
-    this.#relays = new RelayLinks(options.crypto, (apply) => this.input(apply));
+    this.#relays = new RelayLinks(options.crypto, (apply) => this.#unprompted(apply));
     this.host = new Host({
       crypto: options.crypto,
       keys,
@@ -79,9 +87,9 @@ export class NodeRuntime {
       capabilities: ['kademlia', 'replicant'],
       ...(options.hostLimits ? { limits: options.hostLimits } : {}),
       onLinkUp: (nodeId, announcement) =>
-        this.input((n, t) => n.peerConnected({ id: nodeId, addresses: announcement.addresses }, t)),
+        this.#unprompted((n, t) => n.peerConnected({ id: nodeId, addresses: announcement.addresses }, t)),
       onMessage: (from, protocol, bytes) =>
-        this.input((n, t) => n.handleReceive(from, withProtocol(protocol, bytes), t)),
+        this.#unprompted((n, t) => n.handleReceive(from, withProtocol(protocol, bytes), t)),
     });
   }
 
@@ -97,10 +105,24 @@ export class NodeRuntime {
     return this.node.identity.messagingId;
   }
 
-  /** Listens on TCP, then goes online: joins the DHT through `seeds` (addresses) and tells contacts. */
-  async start(options: { port?: number; host?: string; seeds?: readonly string[] } = {}): Promise<string> {
-    const address = await this.host.listenTcp(options.port ?? 0, options.host ?? '127.0.0.1');
-    this.input((n, t) => n.setAddresses([address], t));
+  /**
+   * Listens on TCP (and WebSocket if `wsPort` is given), then goes online: joins the DHT through
+   * `seeds` (addresses) and tells contacts. Returns the TCP address.
+   */
+  async start(
+    options: {
+      port?: number;
+      wsPort?: number;
+      host?: string;
+      seeds?: readonly string[];
+      /** The addresses contacts are told (default: those listened on; see `advertisable`). */
+      announce?: readonly string[];
+    } = {},
+  ): Promise<string> {
+    const host = options.host ?? '127.0.0.1';
+    const address = await this.host.listenTcp(options.port ?? 0, host);
+    const ws = options.wsPort === undefined ? [] : [await this.host.listenWebSocket(options.wsPort, host)];
+    this.advertise(options.announce ?? advertisable([address, ...ws]));
     const seeds: { id: NodeId; addresses: string[] }[] = [];
     for (const seed of options.seeds ?? []) {
       try {
@@ -111,6 +133,40 @@ export class NodeRuntime {
     }
     this.input((n, t) => n.start(seeds, t));
     return address;
+  }
+
+  /** The addresses contacts are told to reach this node at. */
+  get addresses(): readonly string[] {
+    return this.#advertised;
+  }
+
+  /** Tells contacts (through presence) to reach this node at `addrs` (at most 4, each ≤ 256 bytes). */
+  advertise(addrs: readonly string[]): void {
+    if (addrs.length > ADDRESSES_MAX || addrs.some((a) => utf8(a).length > ADDRESS_BYTES_MAX))
+      throw new UsageError(
+        'NODE_BAD_ADDRESSES',
+        `a node gives contacts at most ${ADDRESSES_MAX} addresses of at most ${ADDRESS_BYTES_MAX} bytes each`,
+      );
+    this.#advertised = [...addrs];
+    this.input((n, t) => n.setAddresses(this.#advertised, t));
+  }
+
+  /**
+   * Called if the database fails while the node works on its own (a timer, a message from a peer):
+   * the node has stopped, and its owner should exit. A failure inside `input` is thrown instead.
+   */
+  onFailure(listener: (error: NodeStoreError) => void): void {
+    this.#failureListeners.add(listener);
+  }
+
+  /** Runs an input the node did not ask for; a database failure goes to `onFailure`, not up the stack. */
+  #unprompted(apply: (node: PosternNode, now: Millis) => unknown): void {
+    try {
+      this.input(apply);
+    } catch (error) {
+      if (!(error instanceof NodeStoreError)) throw error;
+      for (const listener of this.#failureListeners) listener(error);
+    }
   }
 
   /** Called with every event the node emits (after its writes are committed). */
@@ -192,7 +248,7 @@ export class NodeRuntime {
       .then(() => {
         for (const m of queue) this.host.send(to, m.protocol, m.bytes);
       })
-      .catch(() => this.input((n, t) => n.peerUnreachable(to, t)))
+      .catch(() => this.#unprompted((n, t) => n.peerUnreachable(to, t)))
       .finally(() => this.#dialing.delete(key));
   }
 
@@ -201,7 +257,7 @@ export class NodeRuntime {
     this.#timer = undefined;
     if (at === undefined || this.#closed) return;
     this.#timer = setTimeout(
-      () => this.input((n, t) => n.handleTimeout(t)),
+      () => this.#unprompted((n, t) => n.handleTimeout(t)),
       Math.max(0, Math.min(at - this.#clock.monotonic(), 2 ** 31 - 1)),
     );
   }
@@ -223,6 +279,33 @@ export class NodeRuntime {
     this.store.setSecret('node-signing-seed', keys.signing.secretKey.subarray(0, KeyBytes.ed25519Seed));
     return keys;
   }
+}
+
+/**
+ * What to tell contacts for the addresses listened on: a wildcard (0.0.0.0, ::) is not an address
+ * anyone can dial, so it becomes this machine's own interface addresses (at most 4 in all).
+ */
+export function advertisable(listening: readonly string[]): string[] {
+  const out: string[] = [];
+  // Two of each scheme at most, so a machine with many interfaces still gives its WebSocket address.
+  const perScheme = Math.max(1, Math.floor(ADDRESSES_MAX / Math.max(1, listening.length)));
+  for (const text of listening) {
+    const address = parseAddress(text);
+    if (address.host !== '0.0.0.0' && address.host !== '::') {
+      out.push(text);
+      continue;
+    }
+    const own: string[] = [];
+    for (const list of Object.values(networkInterfaces())) {
+      for (const nic of list ?? []) {
+        if (nic.internal || (address.host === '0.0.0.0' && nic.family !== 'IPv4')) continue;
+        if (nic.family === 'IPv6' && nic.address.startsWith('fe80')) continue;
+        own.push(formatAddress({ ...address, host: nic.address }));
+      }
+    }
+    out.push(...own.slice(0, perScheme));
+  }
+  return out.slice(0, ADDRESSES_MAX);
 }
 
 function withProtocol(protocol: number, bytes: Uint8Array): Uint8Array {

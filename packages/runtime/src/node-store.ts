@@ -22,7 +22,8 @@ export interface NodeWrite {
 
 export class NodeStoreError extends Error {
   override name = 'NodeStoreError';
-  readonly code: 'NODE_STORE_NEWER' | 'NODE_STORE_UNREADABLE' | 'NODE_STORE_WRITE_FAILED';
+  readonly code:
+    'NODE_STORE_NEWER' | 'NODE_STORE_UNREADABLE' | 'NODE_STORE_WRITE_FAILED' | 'NODE_STORE_IN_USE';
   constructor(code: NodeStoreError['code'], message: string, cause?: unknown) {
     super(message, { cause });
     this.code = code;
@@ -36,17 +37,31 @@ export class NodeStore {
   readonly #delete: Map<NodeTable, Database.Statement>;
   readonly #apply: (writes: readonly NodeWrite[]) => void;
 
-  constructor(path: string) {
+  /**
+   * `exclusive`: hold the file locked while open, so a second node on the same data directory fails
+   * at once (`NODE_STORE_IN_USE`) instead of both writing; the OS drops the lock if the process dies.
+   */
+  constructor(path: string, options: { exclusive?: boolean } = {}) {
     this.path = path;
     mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
     try {
-      this.#db = new Database(path);
+      this.#db = new Database(path, options.exclusive ? { timeout: 0 } : {});
       chmodSync(path, 0o600); // it holds the node's secret keys
+      if (options.exclusive) {
+        this.#db.pragma('locking_mode = EXCLUSIVE');
+        this.#db.exec('BEGIN IMMEDIATE; COMMIT'); // takes the lock now, not at the first write
+      }
       this.#db.pragma('journal_mode = WAL');
       this.#db.pragma('synchronous = FULL');
       this.#migrate();
     } catch (cause) {
       if (cause instanceof NodeStoreError) throw cause;
+      if ((cause as { code?: string }).code === 'SQLITE_BUSY')
+        throw new NodeStoreError(
+          'NODE_STORE_IN_USE',
+          `a node is already running on ${dirname(path)} — stop it first, or give this one its own --data directory`,
+          cause,
+        );
       throw new NodeStoreError(
         'NODE_STORE_UNREADABLE',
         `cannot open the node database ${path}: ${(cause as Error).message}`,
