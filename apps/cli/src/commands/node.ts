@@ -60,7 +60,9 @@ export async function runNode(crypto: CryptoProvider, options: NodeOptions): Pro
     spinner.stop();
   }
   // Listening for Ctrl-C before saying it runs: a signal right after the line must stop it cleanly.
-  const interrupted = untilInterrupted(daemon);
+  const interrupted = untilInterrupted(daemon, () =>
+    console.log(options.json ? JSON.stringify({ event: 'stopping' }) : 'Stopping…'),
+  );
   const status = daemon.api.status() as { peers: number };
   if (options.json) {
     const id = daemon.api.id() as Record<string, unknown>;
@@ -106,15 +108,17 @@ function printRunning(daemon: NodeDaemon, options: NodeOptions, peers: number, c
  * Resolves once Ctrl-C, SIGTERM or a closed terminal (SIGHUP) has stopped the node cleanly; rejects
  * if the node could not go on (its database failed), after stopping it.
  */
-function untilInterrupted(daemon: NodeDaemon): Promise<void> {
+function untilInterrupted(daemon: NodeDaemon, onStopping: () => void): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     let failure: Error | undefined;
     const stop = stopOnSignals(
-      () =>
-        daemon.stop().then(
+      () => {
+        onStopping();
+        return daemon.stop().then(
           () => (failure === undefined ? resolve() : reject(new CliError(failure.message))),
           (error: Error) => reject(new CliError(`the node did not stop cleanly: ${error.message}`)),
-        ),
+        );
+      },
       {
         onHang: (ms) =>
           console.error(`postern: the node did not stop within ${ms / 1000} s; ending it as it is.`),
