@@ -2,14 +2,14 @@
 // real node (its own identity, SQLite database and sockets on 127.0.0.1), and one relay. Bob makes
 // Carol his replicant and goes offline; Alice sends; Carol (and the relay) hold the message; Bob
 // comes back and it arrives. Delivery states are printed as they happen. Everything lives in a
-// temporary directory, removed at the end.
+// temporary directory, removed at the end (or on Ctrl-C).
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { IdPrefix, encodeIdText } from '@postern/core';
 import { createSodiumProvider } from '@postern/crypto';
 import type { NodeEvent } from '@postern/node';
-import { NodeDaemon, RelayService, SqliteRelayStore } from '@postern/runtime';
+import { NodeDaemon, RelayService, SqliteRelayStore, stopOnSignals } from '@postern/runtime';
 
 const crypto = createSodiumProvider();
 const dir = mkdtempSync(join(tmpdir(), 'postern-demo-'));
@@ -67,6 +67,24 @@ async function introduce(a: NodeDaemon, b: NodeDaemon): Promise<void> {
 const relayStore = new SqliteRelayStore(join(dir, 'relay', 'relay.db'));
 let relay: RelayService | undefined;
 const daemons: NodeDaemon[] = [];
+let cleaning: Promise<void> | undefined;
+/** Stops the nodes and the relay and removes the directory: at the end, or on Ctrl-C. */
+function cleanUp(): Promise<void> {
+  cleaning ??= (async () => {
+    for (const d of daemons) await d.stop();
+    await relay?.close();
+    await relayStore.close();
+    rmSync(dir, { recursive: true, force: true });
+    console.log(`\nStopped the nodes and the relay; removed ${dir}.`);
+  })();
+  return cleaning;
+}
+let interrupted = false;
+stopOnSignals(() => {
+  interrupted = true;
+  console.log('\nInterrupted.');
+  return cleanUp().finally(() => process.exit(130));
+});
 try {
   console.log(`Postern demo — three nodes and a relay on this machine, in ${dir}\n`);
   relay = await RelayService.start({ crypto, store: relayStore, port: 0 });
@@ -148,12 +166,11 @@ try {
   offOutbox();
   await until('Carol to hand the message over', () => heldBy(carol) === 0, daemons);
   await say("Carol no longer holds it, and Bob's inbox has it once: done.");
+} catch (error) {
+  // An interrupted step fails as its node stops under it: the interruption is the news, not that.
+  if (!interrupted) throw error;
 } finally {
-  for (const d of daemons) await d.stop();
-  await relay?.close();
-  await relayStore.close();
-  rmSync(dir, { recursive: true, force: true });
-  console.log(`\nStopped the nodes and the relay; removed ${dir}.`);
+  await cleanUp();
 }
 
 function hasRequest(d: NodeDaemon): boolean {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { describe, it } from 'node:test';
 
@@ -22,5 +22,24 @@ describe('npm run demo', () => {
     assert.equal(out.match(/Bob's inbox:/g)?.length, 1, "one message in Bob's inbox");
     const dir = /removed (\S+)\.$/m.exec(out)?.[1];
     assert.ok(dir !== undefined && !existsSync(dir), 'the demo removes its directory');
+  });
+
+  it('stops its nodes and removes its directory on Ctrl-C, midway', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'apps/cli/src/demo.ts', '--fast'], {
+      cwd: root,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      timeout: 120_000,
+    });
+    let out = '';
+    child.stdout.setEncoding('utf8').on('data', (text: string) => {
+      out += text;
+      if (text.includes('is running')) child.kill('SIGINT');
+    });
+    const code = await new Promise((resolve) => child.once('exit', resolve));
+    assert.equal(code, 130, out);
+    assert.match(out, /Interrupted\./);
+    assert.doesNotMatch(out, /Bob goes offline/);
+    const dir = /removed (\S+)\.$/m.exec(out)?.[1];
+    assert.ok(dir !== undefined && !existsSync(dir), 'the interrupted demo removes its directory');
   });
 });
