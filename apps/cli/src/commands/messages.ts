@@ -82,6 +82,8 @@ export async function inbox(
 }
 
 async function follow(client: NodeClient, show: (line: Json) => void): Promise<void> {
+  const ended = () =>
+    new CliError('the node ended the stream (it stopped, or this reader fell behind)', ExitCode.notRunning);
   const stop = new AbortController();
   const interrupt = () => stop.abort();
   process.once('SIGINT', interrupt);
@@ -89,19 +91,11 @@ async function follow(client: NodeClient, show: (line: Json) => void): Promise<v
     await client.stream('/v1/inbox?follow=1', show, stop.signal);
   } catch (error) {
     if ((error as Error).name === 'AbortError') return;
-    if (error instanceof CliError) throw error;
-    throw new CliError(
-      'the node ended the stream (it stopped, or this reader fell behind)',
-      ExitCode.notRunning,
-    );
+    throw error instanceof CliError ? error : ended();
   } finally {
     process.off('SIGINT', interrupt);
   }
-  if (!stop.signal.aborted)
-    throw new CliError(
-      'the node ended the stream (it stopped, or this reader fell behind)',
-      ExitCode.notRunning,
-    );
+  if (!stop.signal.aborted) throw ended();
 }
 
 /** What `inbox` shows of a key (`sender:id`): the start of the id, enough for `--remove`. */

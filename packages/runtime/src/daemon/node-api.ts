@@ -128,8 +128,7 @@ export class NodeApi {
     if (lookup < 0)
       throw new ApiRefusal(503, 'NODE_BUSY', 'the node has too many lookups running — try again in a minute');
     // A lookup with nobody to ask ends inside addContactById: its outcome is already here.
-    if (!this.#lookups.has(lookup)) this.#lookups.set(lookup, 'looking');
-    for (const old of this.#lookups.keys()) if (this.#lookups.size > LOOKUPS_KEPT) this.#lookups.delete(old);
+    if (!this.#lookups.has(lookup)) this.#setLookup(lookup, 'looking');
     return { lookingUp: encodeIdText(IdPrefix.messaging, id), lookup };
   }
 
@@ -275,20 +274,19 @@ export class NodeApi {
   inbox(offset: number, limit: number): Json[] {
     if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(limit) || limit < 1)
       throw new ApiRefusal(400, 'BAD_REQUEST', 'offset and limit must be whole numbers (limit ≥ 1)');
-    return this.#run((node) =>
-      [...node.messaging.inbox.messages]
-        .sort(([, a], [, b]) => a.receivedAt - b.receivedAt)
-        .slice(offset, offset + Math.min(limit, INBOX_PAGE_MAX))
-        .map(([key, row]) => this.messageJson(key, row)),
-    );
+    return this.#oldestFirst()
+      .slice(offset, offset + Math.min(limit, INBOX_PAGE_MAX))
+      .map(([key, row]) => this.messageJson(key, row));
   }
 
   /** Every inbox key, oldest message first (the follow stream's snapshot). */
   inboxKeys(): string[] {
+    return this.#oldestFirst().map(([key]) => key);
+  }
+
+  #oldestFirst(): [string, InboxRow][] {
     return this.#run((node) =>
-      [...node.messaging.inbox.messages]
-        .sort(([, a], [, b]) => a.receivedAt - b.receivedAt)
-        .map(([key]) => key),
+      [...node.messaging.inbox.messages].sort(([, a], [, b]) => a.receivedAt - b.receivedAt),
     );
   }
 
@@ -349,7 +347,12 @@ export class NodeApi {
 
   /** The node's event: a lookup ended. */
   lookupEnded(n: number, found: boolean): void {
-    this.#lookups.set(n, found ? 'found' : 'not-found');
+    this.#setLookup(n, found ? 'found' : 'not-found');
+  }
+
+  /** Records where a lookup stands, forgetting the oldest beyond LOOKUPS_KEPT. */
+  #setLookup(n: number, state: 'looking' | 'found' | 'not-found'): void {
+    this.#lookups.set(n, state);
     for (const old of this.#lookups.keys()) if (this.#lookups.size > LOOKUPS_KEPT) this.#lookups.delete(old);
   }
 
