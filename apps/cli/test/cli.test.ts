@@ -5,7 +5,7 @@ import { IdPrefix, encodeIdText } from '@postern/core';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { killAll, postern, startNode } from './processes.ts';
+import { killAll, postern, spawnPostern, startNode } from './processes.ts';
 
 // Runs the real command as a person would (through tsx, as `npm start` does): nodes as background
 // processes on loopback with any free ports, and each command as its own process.
@@ -82,6 +82,16 @@ describe('the postern command', () => {
       peers: number;
     };
     assert.deepEqual([status.contacts, status.inbox, status.peers >= 1], [1, 1, true]);
+    // `inbox --follow`: what is there, once, then each new message as it arrives, until Ctrl-C.
+    const follow = spawnPostern('follow', ['inbox', '--follow', '--json', '--data', b]);
+    await follow.waitFor((m) => m['text'] === 'hello Bob');
+    assert.equal(postern('send', 'Bob', 'and again', '--data', a).code, 0);
+    await follow.waitFor((m) => m['text'] === 'and again');
+    assert.equal(await follow.kill('SIGINT'), 0);
+    assert.deepEqual(
+      follow.lines.map((m) => m['text']),
+      ['hello Bob', 'and again'],
+    );
     await alice.lines.kill('SIGINT');
     await bob.lines.kill('SIGINT');
   });

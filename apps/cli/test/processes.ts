@@ -57,7 +57,8 @@ export function posternAsync(
   return new Promise((resolve) => child.once('close', (code) => resolve({ code, stdout, stderr })));
 }
 
-function spawnPostern(name: string, args: string[], main = MAIN): ChildJsonLines {
+/** A `postern …` command left running in the background (a node, `inbox --follow`), its JSON lines read. */
+export function spawnPostern(name: string, args: string[], main = MAIN): ChildJsonLines {
   const lines = new ChildJsonLines(name);
   const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', main, ...args], {
     cwd: root,
